@@ -1,0 +1,3 @@
+"""INDW: clean and deduplicate sharded JSON Lines text corpora."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from indw.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""Parse input lines into records, or into a quarantine reason.
+
+Quarantine reasons are stable snake_case words that users grep for:
+``invalid_utf8``, ``invalid_json``, ``record_is_string``, ``record_is_array``,
+``record_is_number``, ``record_is_boolean``, ``record_is_null``,
+``text_missing``, ``text_null``, ``text_not_string``, ``lone_surrogate``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+RECORD_TYPE_REASONS = {
+    str: "record_is_string",
+    list: "record_is_array",
+    int: "record_is_number",
+    float: "record_is_number",
+    bool: "record_is_boolean",
+    type(None): "record_is_null",
+}
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why one input line cannot be a record."""
+
+    reason: str
+    detail: str
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; json.loads accepts them by default, and
+    # json.dumps would then write them back out as invalid JSON.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_record(line: bytes, invalid_utf8: str = "quarantine") -> dict | Rejection:
+    """Parse one non-blank input line into a record with a string ``text``."""
+    try:
+        decoded = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if invalid_utf8 != "replace":
+            return Rejection(
+                "invalid_utf8",
+                f"byte {error.start} of the line: {error.reason}",
+            )
+        decoded = line.decode("utf-8", "replace")
+
+    try:
+        record = json.loads(decoded, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError, RecursionError) as error:
+        return Rejection("invalid_json", str(error))
+
+    if not isinstance(record, dict):
+        return Rejection(RECORD_TYPE_REASONS[type(record)], "")
+    if "text" not in record:
+        return Rejection("text_missing", "the record has no 'text' field")
+    text = record["text"]
+    if text is None:
+        return Rejection("text_null", "'text' is null")
+    if not isinstance(text, str):
+        return Rejection("text_not_string", f"'text' is a {type(text).__name__}")
+    return record
+
+
+def serialize_record(record: dict) -> bytes | Rejection:
+    """Return the output line of a record: compact JSON in UTF-8 with a newline.
+
+    Key order is the input's order. A lone surrogate escape such as
+    ``"\\ud800"`` parses as JSON but has no UTF-8 form, so it is rejected here.
+    """
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError as error:
+        return Rejection(
+            "lone_surrogate", f"character {error.start} of the record: {error.reason}"
+        )

@@ -1,0 +1,183 @@
+"""Find shards and stream their lines without holding a whole shard in memory."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import zstandard
+
+SHARD_SUFFIXES = (".jsonl.zst", ".jsonl.gz", ".jsonl")
+
+# zstd --long=31 writes frames whose window is 2 GiB; the decoder refuses
+# such frames unless it is told that it may allocate that much.
+MAX_WINDOW_SIZE = 1 << 31
+
+READ_SIZE = 1 << 20
+
+
+class ShardReadError(Exception):
+    """A shard cannot be read to its end: damaged, truncated or unreadable."""
+
+    def __init__(self, path: Path | str, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot read shard {self.path}: {reason}")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive input lines of one shard; ``lines[i]`` is line ``first_line + i``."""
+
+    index: int
+    first_line: int
+    lines: list[bytes]
+
+
+def shard_name(path: Path | str) -> str:
+    """Return the shard's name: its file name without the shard suffix."""
+    name = Path(path).name
+    for suffix in SHARD_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    raise ValueError(
+        f"{path} is not a shard: its name must end with one of "
+        + ", ".join(SHARD_SUFFIXES)
+    )
+
+
+def list_shards(input_dir: Path | str) -> list[Path]:
+    """List the shards of a corpus folder in global order: file name bytes order.
+
+    Raises FileNotFoundError when the folder does not exist and ValueError when
+    two files give the same shard name (``a.jsonl`` and ``a.jsonl.zst``).
+    """
+    folder = Path(input_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"input_dir {folder} is not a folder")
+    shards = [
+        path
+        for path in folder.iterdir()
+        if path.is_file()
+        and any(
+            path.name.endswith(s) and len(path.name) > len(s)
+            for s in SHARD_SUFFIXES
+        )
+    ]
+    shards.sort(key=lambda p: p.name.encode("utf-8", "surrogateescape"))
+    seen: dict[str, Path] = {}
+    for path in shards:
+        name = shard_name(path)
+        if name in seen:
+            raise ValueError(
+                f"shards {seen[name]} and {path} have the same name {name!r}; "
+                "keep one of them"
+            )
+        seen[name] = path
+    return shards
+
+
+def _iter_zstd_blocks(path: Path) -> Iterator[bytes]:
+    """Yield the decompressed bytes of every frame in a zstd file, in order.
+
+    A frame that ends before its end mark, or fails its checksum, raises
+    ShardReadError, so a truncated shard is never taken for a complete one.
+    """
+    with open(path, "rb") as handle:
+        decoder = None
+        pending = b""
+        offset = 0
+        while True:
+            data = pending or handle.read(READ_SIZE)
+            pending = b""
+            if not data:
+                break
+            if decoder is None:
+                decoder = zstandard.ZstdDecompressor(
+                    max_window_size=MAX_WINDOW_SIZE
+                ).decompressobj()
+            try:
+                out = decoder.decompress(data)
+            except zstandard.ZstdError as error:
+                raise ShardReadError(
+                    path, f"damaged zstd data near compressed byte {offset}: {error}"
+                ) from None
+            if out:
+                yield out
+            if decoder.eof:
+                pending = decoder.unused_data
+                offset += len(data) - len(pending)
+                decoder = None
+            else:
+                offset += len(data)
+        if decoder is not None:
+            raise ShardReadError(
+                path, f"truncated: the last zstd frame ends early at byte {offset}"
+            )
+
+
+def _iter_gzip_blocks(path: Path) -> Iterator[bytes]:
+    try:
+        with gzip.open(path, "rb") as handle:
+            while block := handle.read(READ_SIZE):
+                yield block
+    except (EOFError, OSError, zlib.error) as error:
+        raise ShardReadError(path, f"damaged or truncated gzip data: {error}") from None
+
+
+def _iter_plain_blocks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while block := handle.read(READ_SIZE):
+            yield block
+
+
+def iter_blocks(path: Path | str) -> Iterator[bytes]:
+    """Yield a shard's decompressed bytes in blocks, by its suffix."""
+    path = Path(path)
+    if path.name.endswith(".zst"):
+        return _iter_zstd_blocks(path)
+    if path.name.endswith(".gz"):
+        return _iter_gzip_blocks(path)
+    return _iter_plain_blocks(path)
+
+
+def iter_lines(path: Path | str) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_number, line)`` for every line, numbered from 1.
+
+    Lines are split on ``\\n`` only and returned without it. A last line with
+    no newline is yielded too. A read error raises ShardReadError before the
+    lines that follow the damage, which may already have been yielded in part
+    of the block; callers must treat the shard as failed, not as complete.
+    """
+    number = 0
+    tail = b""
+    for block in iter_blocks(path):
+        parts = (tail + block).split(b"\n")
+        tail = parts.pop()
+        for line in parts:
+            number += 1
+            yield number, line
+    if tail:
+        yield number + 1, tail
+
+
+def iter_chunks(path: Path | str, chunk_size: int) -> Iterator[Chunk]:
+    """Yield a shard's lines in chunks of ``chunk_size`` lines, in order."""
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, not {chunk_size}")
+    lines: list[bytes] = []
+    first = 1
+    index = 0
+    for number, line in iter_lines(path):
+        if not lines:
+            first = number
+        lines.append(line)
+        if len(lines) >= chunk_size:
+            yield Chunk(index, first, lines)
+            index += 1
+            lines = []
+    if lines:
+        yield Chunk(index, first, lines)
