@@ -43,9 +43,7 @@ def map_local(func: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         yield func(item)
 
 
-def map_thread(
-    func: Callable[[T], R], items: Iterable[T], workers: int
-) -> Iterator[R]:
+def map_thread(func: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
     with ThreadPoolExecutor(max_workers=workers) as executor:
         yield from _map_ordered_with_executor(executor, func, items, 2 * workers)
 
@@ -79,7 +77,9 @@ def map_ordered(
     if backend == "local":
         return map_local(func, items)
     if backend == "thread":
-        return map_local(func, items) if workers == 1 else map_thread(func, items, workers)
+        return (
+            map_local(func, items) if workers == 1 else map_thread(func, items, workers)
+        )
     if backend == "multiprocess":
         if workers == 1:
             return map_local(func, items)

@@ -36,6 +36,14 @@ KEY_DTYPE = np.dtype(
     [("hi", "<u8"), ("lo", "<u8"), ("ordinal", "<u8"), ("line", "<u8")]
 )
 ZSTD_LEVEL = 3
+
+
+def _zstd_writer(handle):
+    # One compressor per stream: a ZstdCompressor must not feed two streams.
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
+    return compressor.stream_writer(handle)
+
+
 RAW_EXCERPT_BYTES = 200
 
 
@@ -59,9 +67,12 @@ class ChunkResult:
 
 
 def _json_line(value: dict) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(
-        "utf-8", "backslashreplace"
-    ) + b"\n"
+    return (
+        json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8", "backslashreplace"
+        )
+        + b"\n"
+    )
 
 
 def _quarantine(
@@ -196,15 +207,14 @@ def clean_shard(
     keys: list[np.ndarray] = []
     signatures: list[np.ndarray] = []
     ordinal = 0
-    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
 
     with atomic_outputs(*outputs.paths()) as temps:
         documents_tmp, keys_tmp, rejected_tmp, quarantine_tmp = temps[:4]
         with (
             open(documents_tmp, "wb") as documents_file,
-            compressor.stream_writer(documents_file) as documents,
+            _zstd_writer(documents_file) as documents,
             open(rejected_tmp, "wb") as rejected_file,
-            compressor.stream_writer(rejected_file) as rejected,
+            _zstd_writer(rejected_file) as rejected,
             open(quarantine_tmp, "wb") as quarantine,
         ):
             for result in map_ordered(stage, chunks, run, threads):
@@ -255,8 +265,7 @@ def clean_shard(
 
     elapsed = time.perf_counter() - started
     log.info(
-        "cleaned %s: read %d, kept %d, dropped %d, quarantined %d, "
-        "%.0f documents/s",
+        "cleaned %s: read %d, kept %d, dropped %d, quarantined %d, %.0f documents/s",
         name,
         counts["read"],
         counts["kept"],

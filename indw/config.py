@@ -118,9 +118,7 @@ def default_schema_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "workflow" / "schemas"
 
 
-def validate_config(
-    config: Mapping[str, Any], schema_dir: Path | None = None
-) -> None:
+def validate_config(config: Mapping[str, Any], schema_dir: Path | None = None) -> None:
     """Check a config against the JSON schema; ConfigError names the bad key."""
     import jsonschema
     from referencing import Registry, Resource

@@ -109,9 +109,7 @@ def _parse_positive_int(value: object, source: str) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise SettingsError(
-            f"{source}={value!r} is not a whole number >= 1"
-        ) from None
+        raise SettingsError(f"{source}={value!r} is not a whole number >= 1") from None
     if number < 1:
         raise SettingsError(f"{source}={value!r} is not a whole number >= 1")
     return number

@@ -63,8 +63,7 @@ def list_shards(input_dir: Path | str) -> list[Path]:
         for path in folder.iterdir()
         if path.is_file()
         and any(
-            path.name.endswith(s) and len(path.name) > len(s)
-            for s in SHARD_SUFFIXES
+            path.name.endswith(s) and len(path.name) > len(s) for s in SHARD_SUFFIXES
         )
     ]
     shards.sort(key=lambda p: p.name.encode("utf-8", "surrogateescape"))
