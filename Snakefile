@@ -1,9 +1,13 @@
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default config sits beside this file, so --directory elsewhere still
+# finds it; a relative input_dir is read from the working directory.
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "workflow/rules/common.smk"

@@ -1,0 +1,93 @@
+import pytest
+
+from indw.settings import (
+    BACKENDS,
+    RunSettings,
+    SettingsError,
+    normalize_backend,
+    resolve_run_settings,
+    run_settings_environment,
+)
+
+ALIASES = {
+    "mp": "multiprocess",
+    "Process": "multiprocess",
+    "SPAWN": "multiprocess",
+    "threads": "thread",
+    "threaded": "thread",
+    "sync": "local",
+    "inline": "local",
+    "direct": "local",
+    "distributed": "dask",
+    "Cluster": "dask",
+}
+
+
+@pytest.mark.parametrize("alias,canonical", sorted(ALIASES.items()))
+def test_backend_alias_maps_to_canonical(alias, canonical):
+    assert normalize_backend(alias) == canonical
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_canonical_backend_maps_to_itself(name):
+    assert normalize_backend(name.upper()) == name
+
+
+def test_bogus_backend_names_choices():
+    with pytest.raises(SettingsError) as caught:
+        resolve_run_settings({}, {"INSTANT_PIPELINE_BACKEND": "bogus"})
+    message = str(caught.value)
+    assert "INSTANT_PIPELINE_BACKEND" in message
+    assert "'bogus'" in message
+    for name in BACKENDS:
+        assert name in message
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "two", "1.5", ""])
+def test_bad_worker_count_names_variable(value):
+    if value == "":
+        # An empty variable counts as unset.
+        assert (
+            resolve_run_settings({}, {"INSTANT_PIPELINE_WORKERS": ""}).workers is None
+        )
+        return
+    with pytest.raises(SettingsError, match="INSTANT_PIPELINE_WORKERS"):
+        resolve_run_settings({}, {"INSTANT_PIPELINE_WORKERS": value})
+
+
+def test_bad_chunk_size_in_config_names_key():
+    with pytest.raises(SettingsError, match="chunk_size"):
+        resolve_run_settings({"chunk_size": 0}, {})
+
+
+def test_environment_overrides_config():
+    settings = resolve_run_settings(
+        {"backend": "thread", "workers": 3, "chunk_size": 7},
+        {"INSTANT_PIPELINE_BACKEND": "sync", "INSTANT_PIPELINE_CHUNK_SIZE": "11"},
+    )
+    assert settings.backend == "local"
+    assert settings.workers == 3
+    assert settings.chunk_size == 11
+
+
+def test_scheduler_falls_back_to_dask_variable():
+    settings = resolve_run_settings({}, {"DASK_SCHEDULER_ADDRESS": "tcp://127.0.0.1:1"})
+    assert settings.dask_scheduler == "tcp://127.0.0.1:1"
+    named = resolve_run_settings(
+        {},
+        {
+            "DASK_SCHEDULER_ADDRESS": "tcp://127.0.0.1:1",
+            "INSTANT_DASK_SCHEDULER": "tcp://127.0.0.1:2",
+        },
+    )
+    assert named.dask_scheduler == "tcp://127.0.0.1:2"
+
+
+def test_workers_default_to_threads():
+    assert RunSettings().effective_workers(threads=4) == 4
+    assert RunSettings(workers=2).effective_workers(threads=4) == 2
+
+
+def test_environment_round_trip():
+    settings = RunSettings(backend="thread", workers=2, chunk_size=9, strict=True)
+    assert resolve_run_settings({}, run_settings_environment(settings)) == settings
