@@ -161,6 +161,13 @@ def resolve_run_settings(
         else:
             values[item.name] = str(raw).strip()
 
+    if values.get("hw_probe"):
+        from indw.probe import probe
+
+        choice = probe()
+        values.setdefault("workers", choice.workers)
+        values.setdefault("chunk_size", choice.chunk_size)
+
     return RunSettings(**values)
 
 

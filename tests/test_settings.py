@@ -91,3 +91,26 @@ def test_workers_default_to_threads():
 def test_environment_round_trip():
     settings = RunSettings(backend="thread", workers=2, chunk_size=9, strict=True)
     assert resolve_run_settings({}, run_settings_environment(settings)) == settings
+
+
+def test_probe_fills_unset_values_only():
+    probed = resolve_run_settings({}, {"INSTANT_MERGE_HW_PROBE": "1"})
+    assert probed.workers >= 1
+    assert probed.chunk_size >= 1
+    explicit = resolve_run_settings(
+        {"workers": 3},
+        {"INSTANT_MERGE_HW_PROBE": "1", "INSTANT_PIPELINE_CHUNK_SIZE": "9"},
+    )
+    assert explicit.workers == 3
+    assert explicit.chunk_size == 9
+
+
+def test_probe_chunk_size_follows_memory():
+    from indw.probe import MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, choose
+
+    small = choose(2, 256 * 2**20)
+    large = choose(2, 64 * 2**30)
+    assert small.chunk_size < large.chunk_size
+    assert MIN_CHUNK_SIZE <= small.chunk_size <= MAX_CHUNK_SIZE
+    assert large.chunk_size == MAX_CHUNK_SIZE
+    assert choose(4, None).workers == 4
