@@ -42,7 +42,12 @@ SUBCOMMAND_MODULES = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Build the parser, importing only the module of ``command``.
+
+    Every subcommand is listed in the help, but only the chosen one's module
+    is imported, so ``indw probe`` never pays for importing Dask.
+    """
     parser = argparse.ArgumentParser(
         prog="indw",
         description="Clean and deduplicate sharded JSON Lines text corpora.",
@@ -53,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, step, help_text) in SUBCOMMAND_MODULES.items():
         sub = subcommands.add_parser(name, help=help_text, description=help_text)
+        if name != command:
+            continue
         module = importlib.import_module(module_name)
         if step is None:
             module.add_arguments(sub)
@@ -64,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((arg for arg in argv if arg in SUBCOMMAND_MODULES), None)
+    args = build_parser(command).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
