@@ -8,6 +8,7 @@ last one is complete.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -154,6 +155,20 @@ def clean_chunk(chunk: Chunk, config: PipelineConfig, source: str) -> ChunkResul
     return result
 
 
+def _write_npy_from_rows(rows_path: Path, target: Path, count: int, width: int) -> None:
+    """Write a (count, width) .npy of signature rows from a raw row file."""
+    dtype = minhash.SIGNATURE_DTYPE
+    header = {
+        "descr": np.lib.format.dtype_to_descr(dtype),
+        "fortran_order": False,
+        "shape": (count, width),
+    }
+    with open(target, "wb") as out, open(rows_path, "rb") as rows:
+        np.lib.format.write_array_header_1_0(out, header)
+        while block := rows.read(1 << 20):
+            out.write(block)
+
+
 @dataclass(frozen=True)
 class ShardOutputs:
     """The files that cleaning one shard writes; ``stats`` is renamed last."""
@@ -205,11 +220,17 @@ def clean_shard(
     chunks = iter_chunks(shard, run.chunk_size)
     counts: Counter = Counter()
     keys: list[np.ndarray] = []
-    signatures: list[np.ndarray] = []
     ordinal = 0
 
-    with atomic_outputs(*outputs.paths()) as temps:
+    with contextlib.ExitStack() as cleanup, atomic_outputs(*outputs.paths()) as temps:
         documents_tmp, keys_tmp, rejected_tmp, quarantine_tmp = temps[:4]
+        # Signature rows go to disk as they arrive, so the job's memory does
+        # not grow with the shard; they become a .npy once the count is known.
+        signature_rows = None
+        rows_path = temps[-1].with_name(temps[-1].name + ".signature-rows")
+        cleanup.callback(rows_path.unlink, missing_ok=True)
+        if outputs.signatures is not None:
+            signature_rows = cleanup.enter_context(open(rows_path, "wb"))
         with (
             open(documents_tmp, "wb") as documents_file,
             _zstd_writer(documents_file) as documents,
@@ -234,7 +255,8 @@ def clean_shard(
                 block["ordinal"] = np.arange(ordinal, ordinal + len(result.kept))
                 block["line"] = np.array(result.kept_lines, dtype=np.uint64)
                 keys.append(block)
-                signatures.extend(result.signatures)
+                if signature_rows is not None and result.signatures:
+                    signature_rows.write(np.stack(result.signatures).tobytes())
                 ordinal += len(result.kept)
 
         all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=KEY_DTYPE)
@@ -243,15 +265,11 @@ def clean_shard(
         with open(keys_tmp, "wb") as handle:
             np.save(handle, all_keys, allow_pickle=False)
 
-        if outputs.signatures is not None:
-            width = config.near_dedup.num_perm
-            matrix = (
-                np.stack(signatures)
-                if signatures
-                else np.empty((0, width), dtype=np.uint32)
+        if signature_rows is not None:
+            signature_rows.close()
+            _write_npy_from_rows(
+                rows_path, temps[4], ordinal, config.near_dedup.num_perm
             )
-            with open(temps[4], "wb") as handle:
-                np.save(handle, matrix, allow_pickle=False)
 
         stats = {
             "shard": name,

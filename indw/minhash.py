@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+SIGNATURE_DTYPE = np.dtype(np.uint32)
+
 
 @dataclass(frozen=True)
 class MinHashConfig:
