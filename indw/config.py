@@ -41,7 +41,7 @@ class DedupKeyConfig:
 
 @dataclass(frozen=True)
 class ExactDedupConfig:
-    buckets: int = 16
+    buckets: int = 4
 
 
 @dataclass(frozen=True)

@@ -114,3 +114,23 @@ def test_probe_chunk_size_follows_memory():
     assert MIN_CHUNK_SIZE <= small.chunk_size <= MAX_CHUNK_SIZE
     assert large.chunk_size == MAX_CHUNK_SIZE
     assert choose(4, None).workers == 4
+
+
+def test_schema_defaults_match_dataclasses():
+    import yaml
+
+    from indw.config import CleaningConfig, DedupKeyConfig, ExactDedupConfig
+    from indw.runner import REPOSITORY
+
+    schema = yaml.safe_load(
+        (REPOSITORY / "workflow" / "schemas" / "config.schema.yaml").read_text()
+    )
+    sections = {
+        "cleaning": CleaningConfig(),
+        "dedup_key": DedupKeyConfig(),
+        "exact_dedup": ExactDedupConfig(),
+    }
+    for section, defaults in sections.items():
+        properties = schema["properties"][section]["properties"]
+        for key, spec in properties.items():
+            assert spec["default"] == getattr(defaults, key), f"{section}.{key}"

@@ -145,7 +145,7 @@ def test_rerun_after_one_shard_changes(tmp_path, corpus, reference):
     rerun = run_workflow(reference, corpus)
     jobs = executed_jobs(rerun)
     assert jobs["clean_shard"] == 1
-    assert jobs["exact_dedup_bucket"] == 16
+    assert jobs["exact_dedup_bucket"] == 4
     assert jobs["merge_shards"] == 1
     scratch = tmp_path / "scratch"
     run_workflow(scratch, corpus)
