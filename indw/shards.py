@@ -17,6 +17,10 @@ SHARD_SUFFIXES = (".jsonl.zst", ".jsonl.gz", ".jsonl")
 MAX_WINDOW_SIZE = 1 << 31
 
 READ_SIZE = 1 << 20
+# The zstd decoder returns all the output of the input it is given, so the
+# compressed input goes in small pieces: one piece of highly compressible
+# text can otherwise decompress to tens of megabytes at once.
+COMPRESSED_READ_SIZE = 1 << 16
 
 
 class ShardReadError(Exception):
@@ -90,7 +94,7 @@ def _iter_zstd_blocks(path: Path) -> Iterator[bytes]:
         pending = b""
         offset = 0
         while True:
-            data = pending or handle.read(READ_SIZE)
+            data = pending or handle.read(COMPRESSED_READ_SIZE)
             pending = b""
             if not data:
                 break
