@@ -3,10 +3,11 @@
 
 The input is the reStructuredText source of the Python 3.11 documentation as
 Debian's ``python3.11-doc`` package installs it. Each section of each source
-file becomes one document, with its markup kept as written. The output is
-byte-for-byte reproducible: files are read in sorted order, shards are cut at
-fixed document counts, and every shard is one zstd frame written at a fixed
-level by a single thread, with no timestamps anywhere.
+file becomes one document, and so does each note, "See also" list or version
+note boxed at the top level of a section; markup is kept as written. The
+output is byte-for-byte reproducible: files are read in sorted order, shards
+are cut at fixed document counts, and every shard is one zstd frame written
+at a fixed level by a single thread, with no timestamps anywhere.
 
 ``--bench DIR`` builds the larger benchmark corpus instead (see
 ``scripts/bench_corpus.py``).
