@@ -3,10 +3,11 @@
 
 The input is the reStructuredText source of the Python 3.11 documentation as
 Debian's ``python3.11-doc`` package installs it. Each section of each source
-file becomes one document, with its markup kept as written. The output is
-byte-for-byte reproducible: files are read in sorted order, shards are cut at
-fixed document counts, and every shard is one zstd frame written at a fixed
-level by a single thread, with no timestamps anywhere.
+file becomes one document, and so does each note, "See also" list or version
+note boxed at the top level of a section; markup is kept as written. The
+output is byte-for-byte reproducible: files are read in sorted order, shards
+are cut at fixed document counts, and every shard is one zstd frame written
+at a fixed level by a single thread, with no timestamps anywhere.
 
 ``--bench DIR`` builds the larger benchmark corpus instead (see
 ``scripts/bench_corpus.py``).
@@ -356,7 +357,10 @@ def shard_bounds(count: int, shards: int) -> list[tuple[int, int]]:
 
 
 def write_shards(
-    records: list[dict], out_dir: Path, shards: int = SHARD_COUNT
+    records: list[dict],
+    out_dir: Path,
+    shards: int = SHARD_COUNT,
+    level: int = ZSTD_LEVEL,
 ) -> list[Path]:
     """Write ``records`` in order as ``shard-NNN.jsonl.zst`` files in ``out_dir``.
 
@@ -370,7 +374,7 @@ def write_shards(
     for number, (start, end) in enumerate(shard_bounds(len(records), shards)):
         path = out_dir / f"shard-{number:03d}.jsonl.zst"
         data = b"".join(encode_record(record) for record in records[start:end])
-        write_atomic(path, compress(data))
+        write_atomic(path, compress(data, level))
         written.append(path)
 
     for stale in sorted(out_dir.glob("shard-*.jsonl.zst")):
@@ -543,8 +547,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--shards",
         type=int,
-        default=SHARD_COUNT,
-        help=f"number of shards (default: {SHARD_COUNT})",
+        help=f"number of shards (default: {SHARD_COUNT}, or 16 with --bench)",
     )
     parser.add_argument(
         "--no-verify",
@@ -579,7 +582,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import bench_corpus
 
-        return bench_corpus.build(args.bench)
+        if args.shards is None:
+            return bench_corpus.build(args.bench)
+        return bench_corpus.build(args.bench, args.shards)
 
     if args.report is not None:
         print(json.dumps(report_corpus(args.report), indent=2))
@@ -591,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
 
     expected = None if args.no_verify else SOURCE_TREE_SHA256
     try:
-        build_corpus(args.source, args.out, args.shards, expected)
+        build_corpus(args.source, args.out, args.shards or SHARD_COUNT, expected)
     except SourceError as error:
         LOG.error("%s", error)
         return 2

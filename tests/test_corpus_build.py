@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 import json
@@ -28,6 +29,8 @@ def load_builder():
 
 
 build = load_builder()
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+import bench_corpus  # noqa: E402  (needs build_corpus in sys.modules)
 
 PAGE_A = """\
 .. highlight:: c
@@ -315,3 +318,108 @@ def test_shipped_corpus_rebuilds_byte_for_byte(tmp_path):
             f"{name}: same documents, different zstd bytes; libzstd is "
             f"{zstandard.ZSTD_VERSION}"
         )
+
+
+PAGE_HTML = """\
+<html><head><meta charset="ISO-8859-1"><title>Page</title>
+<style>p { color: red }</style></head>
+<body><script>var x = 1;</script>
+<p>Navigation</p>
+<h1>Caf\xe9 guide<a class="headerlink">\xb6</a></h1>
+<p>First   paragraph
+over two lines.</p>
+<table><tr><td>cell a</td><td>cell b</td></tr></table>
+<h2>Code</h2>
+<pre>line one
+    indented line</pre>
+</body></html>
+"""
+
+PAGE_POD = """\
+=pod
+
+Intro.
+
+=head1 NAME
+
+perlfake - a fake page
+
+=head2 Details
+
+Some details.
+"""
+
+
+def make_bench_tree(root: Path) -> tuple:
+    """Write one folder per reader and return matching bench sources."""
+    (root / "html").mkdir(parents=True)
+    (root / "html" / "page.html").write_bytes(PAGE_HTML.encode("latin-1"))
+    (root / "pod").mkdir()
+    (root / "pod" / "perlfake.pod").write_text(PAGE_POD)
+    (root / "txt").mkdir()
+    (root / "txt" / "notes.txt.gz").write_bytes(
+        gzip.compress(b"Notes\n=====\n\nPlain notes.\n", mtime=0)
+    )
+    return (
+        bench_corpus.Source("fake-html", root / "html", "*.html", "html"),
+        bench_corpus.Source("fake-pod", root / "pod", "*.pod", "pod"),
+        bench_corpus.Source("fake-txt", root / "txt", "*.txt.gz", "rst"),
+    )
+
+
+def test_html_sections_at_headings():
+    sections = bench_corpus.split_html(PAGE_HTML)
+
+    assert [title for title, _ in sections] == ["", "Caf\xe9 guide", "Code"]
+    assert sections[0][1] == "Navigation"
+    assert sections[1][1] == (
+        "Caf\xe9 guide\xb6\n\nFirst paragraph over two lines.\n\ncell a cell b"
+    )
+    assert sections[2][1] == "Code\n\nline one\n    indented line"
+
+
+def test_read_text_meta_charset(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_bytes(PAGE_HTML.encode("latin-1"))
+
+    text = bench_corpus.read_text(path)
+
+    assert "Caf\xe9 guide" in text
+    assert "\ufffd" not in text
+
+
+def test_split_pod_heads():
+    sections = bench_corpus.split_pod(PAGE_POD)
+
+    assert [title for title, _ in sections] == ["", "NAME", "Details"]
+    assert sections[1][1] == "=head1 NAME\n\nperlfake - a fake page"
+
+
+def test_bench_build_twice_same_bytes(tmp_path):
+    sources = make_bench_tree(tmp_path / "src")
+
+    first = bench_corpus.build(tmp_path / "first", shards=2, sources=sources)
+    second = bench_corpus.build(tmp_path / "second", shards=2, sources=sources)
+
+    assert first == 0
+    assert second == 0
+    assert folder_bytes(tmp_path / "first") == folder_bytes(tmp_path / "second")
+    manifest = json.loads((tmp_path / "first" / "SOURCES.json").read_text())
+    assert [item["documents"] for item in manifest["sources"]] == [3, 3, 1]
+    records = [
+        record
+        for path in sorted((tmp_path / "first").glob("shard-*.jsonl.zst"))
+        for record in read_records(path)
+    ]
+    assert records[0]["id"] == "fake-html/html/page.html#0"
+    assert records[-1]["text"] == "Notes\n=====\n\nPlain notes."
+
+
+def test_bench_missing_package_exit_2(tmp_path, caplog):
+    source = bench_corpus.Source("no-such-doc", tmp_path / "none", "*.html", "html")
+
+    status = bench_corpus.build(tmp_path / "out", sources=(source,))
+
+    assert status == 2
+    assert "apt-get install -y --no-install-recommends no-such-doc" in caplog.text
+    assert not (tmp_path / "out").exists()
