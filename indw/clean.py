@@ -22,12 +22,12 @@ import xxhash
 import zstandard
 
 from indw import minhash
-from indw.atomic import atomic_outputs
+from indw.atomic import atomic_outputs, open_output
 from indw.backends import map_ordered
 from indw.config import PipelineConfig
 from indw.gates import apply_gates
 from indw.normalize import dedup_key_text, normalize_text
-from indw.records import Rejection, parse_record, serialize_record
+from indw.records import Rejection, is_blank_line, parse_record, serialize_record
 from indw.settings import RunSettings
 from indw.shards import Chunk, iter_chunks, shard_name
 
@@ -102,7 +102,7 @@ def clean_chunk(chunk: Chunk, config: PipelineConfig, source: str) -> ChunkResul
 
     for offset, raw in enumerate(chunk.lines):
         line_number = chunk.first_line + offset
-        if not raw.strip():
+        if is_blank_line(raw):
             result.counts["blank_lines"] += 1
             continue
         result.counts["read"] += 1
@@ -155,7 +155,17 @@ def clean_chunk(chunk: Chunk, config: PipelineConfig, source: str) -> ChunkResul
     return result
 
 
-def _write_npy_from_rows(rows_path: Path, target: Path, count: int, width: int) -> None:
+def _save_npy(handle, array: np.ndarray) -> None:
+    # np.save hands a real file to ndarray.tofile, which writes past the
+    # handle and reports a failed write without errno or file name.
+    header = np.lib.format.header_data_from_array_1_0(array)
+    np.lib.format.write_array_header_1_0(handle, header)
+    handle.write(np.ascontiguousarray(array).tobytes())
+
+
+def _write_npy_from_rows(
+    rows_path: Path, target: Path, final: Path, count: int, width: int
+) -> None:
     """Write a (count, width) .npy of signature rows from a raw row file."""
     dtype = minhash.SIGNATURE_DTYPE
     header = {
@@ -163,7 +173,7 @@ def _write_npy_from_rows(rows_path: Path, target: Path, count: int, width: int) 
         "fortran_order": False,
         "shape": (count, width),
     }
-    with open(target, "wb") as out, open(rows_path, "rb") as rows:
+    with open_output(target, final) as out, open(rows_path, "rb") as rows:
         np.lib.format.write_array_header_1_0(out, header)
         while block := rows.read(1 << 20):
             out.write(block)
@@ -230,13 +240,15 @@ def clean_shard(
         rows_path = temps[-1].with_name(temps[-1].name + ".signature-rows")
         cleanup.callback(rows_path.unlink, missing_ok=True)
         if outputs.signatures is not None:
-            signature_rows = cleanup.enter_context(open(rows_path, "wb"))
+            signature_rows = cleanup.enter_context(
+                open_output(rows_path, outputs.signatures)
+            )
         with (
-            open(documents_tmp, "wb") as documents_file,
+            open_output(documents_tmp, outputs.documents) as documents_file,
             _zstd_writer(documents_file) as documents,
-            open(rejected_tmp, "wb") as rejected_file,
+            open_output(rejected_tmp, outputs.rejected) as rejected_file,
             _zstd_writer(rejected_file) as rejected,
-            open(quarantine_tmp, "wb") as quarantine,
+            open_output(quarantine_tmp, outputs.quarantine) as quarantine,
         ):
             for result in map_ordered(stage, chunks, run, threads):
                 if run.strict and result.first_quarantined:
@@ -262,13 +274,17 @@ def clean_shard(
         all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=KEY_DTYPE)
         order = np.lexsort((all_keys["ordinal"], all_keys["lo"], all_keys["hi"]))
         all_keys = all_keys[order]
-        with open(keys_tmp, "wb") as handle:
-            np.save(handle, all_keys, allow_pickle=False)
+        with open_output(keys_tmp, outputs.keys) as handle:
+            _save_npy(handle, all_keys)
 
         if signature_rows is not None:
             signature_rows.close()
             _write_npy_from_rows(
-                rows_path, temps[4], ordinal, config.near_dedup.num_perm
+                rows_path,
+                temps[4],
+                outputs.signatures,
+                ordinal,
+                config.near_dedup.num_perm,
             )
 
         stats = {
@@ -277,9 +293,8 @@ def clean_shard(
             "documents": int(ordinal),
             "counts": dict(sorted(counts.items())),
         }
-        with open(temps[-1], "w") as handle:
-            json.dump(stats, handle, indent=2, sort_keys=True)
-            handle.write("\n")
+        with open_output(temps[-1], outputs.stats) as handle:
+            handle.write(json.dumps(stats, indent=2, sort_keys=True).encode() + b"\n")
 
     elapsed = time.perf_counter() - started
     log.info(

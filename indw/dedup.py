@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indw.atomic import atomic_outputs
+from indw.atomic import atomic_outputs, open_output
 
 # A removed document and the survivor it duplicates. ``shard`` and
 # ``survivor_shard`` index the ``shard_names`` stored beside the records.
@@ -96,7 +96,7 @@ def save_duplicates(
 ) -> None:
     """Write duplicate records and the shard names they index to one ``.npz``."""
     with atomic_outputs(path) as (temp,):
-        with open(temp, "wb") as handle:
+        with open_output(temp, path) as handle:
             np.savez(
                 handle,
                 records=records.astype(DUPLICATE_DTYPE),

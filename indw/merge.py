@@ -21,7 +21,7 @@ import xxhash
 import zstandard
 
 import indw
-from indw.atomic import atomic_outputs
+from indw.atomic import atomic_outputs, open_output
 from indw.config import PipelineConfig
 from indw.dedup import DUPLICATE_DTYPE, load_duplicates
 from indw.shards import iter_lines
@@ -162,6 +162,23 @@ def _shard_summary(stats: dict, duplicates: Counter, output_documents: int) -> d
     }
 
 
+def check_balance(name: str, summary: dict) -> None:
+    """Raise ValueError unless every document read is accounted for once.
+
+    ``read`` counts non-blank input lines; each one is kept, dropped, removed
+    as a duplicate or quarantined.
+    """
+    parts = ("kept", "dropped_total", "duplicates_total", "quarantined_total")
+    counts = {part: summary.get(part, 0) for part in parts}
+    read = summary.get("read", 0)
+    if read != sum(counts.values()):
+        terms = " + ".join(f"{part} {count}" for part, count in counts.items())
+        raise ValueError(
+            f"counts of {name} do not add up: read {read}, but {terms} = "
+            f"{sum(counts.values())}; rerun the workflow from the cleaning step"
+        )
+
+
 def _add_summary(total: dict, summary: dict) -> None:
     for key, value in summary.items():
         if isinstance(value, dict):
@@ -199,9 +216,9 @@ def merge_shards(
         outputs.merged, outputs.duplicates, outputs.hash, outputs.manifest
     ) as (merged_tmp, duplicates_tmp, hash_tmp, manifest_tmp):
         with (
-            open(merged_tmp, "wb") as merged_file,
+            open_output(merged_tmp, outputs.merged) as merged_file,
             _zstd_writer(merged_file) as merged,
-            open(duplicates_tmp, "wb") as duplicates_file,
+            open_output(duplicates_tmp, outputs.duplicates) as duplicates_file,
             _zstd_writer(duplicates_file) as duplicates,
         ):
             for index, (stats, documents) in enumerate(
@@ -252,11 +269,14 @@ def merge_shards(
                         "name; rerun the workflow from the cleaning step"
                     )
                 summary = _shard_summary(stats, removed, written)
+                check_balance(stats["shard"], summary)
                 shard_summaries.append({"shard": stats["shard"], **summary})
                 _add_summary(total, summary)
 
+        check_balance("total", total)
         output_hash = digest.hexdigest()
-        hash_tmp.write_text(f"{output_hash}  merged.jsonl\n")
+        with open_output(hash_tmp, outputs.hash) as handle:
+            handle.write(f"{output_hash}  merged.jsonl\n".encode())
         manifest = {
             "hash": {"algorithm": "xxh128", "merged.jsonl": output_hash},
             "settings": config.to_dict(),
@@ -264,7 +284,9 @@ def merge_shards(
             "total": total,
             "versions": _versions(),
         }
-        manifest_tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        with open_output(manifest_tmp, outputs.manifest) as handle:
+            handle.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
+            handle.write(b"\n")
 
     log.info(
         "merged %d shards: %d documents kept, hash %s, %.1f s",

@@ -30,6 +30,26 @@ class Rejection:
     detail: str
 
 
+def is_blank_line(line: bytes) -> bool:
+    """Return whether a line is empty or holds only whitespace characters.
+
+    Whitespace is what ``str.isspace`` accepts, so a line of no-break spaces
+    (U+00A0) or ideographic spaces (U+3000) is blank too. A line that is not
+    valid UTF-8 is not blank.
+    """
+    stripped = line.strip()
+    if not stripped:
+        return True
+    # Every record starts with an ASCII character that is not whitespace, so
+    # only the rare other lines pay for decoding.
+    if stripped[0] < 0x80 and not chr(stripped[0]).isspace():
+        return False
+    try:
+        return stripped.decode("utf-8").isspace()
+    except UnicodeDecodeError:
+        return False
+
+
 def _reject_constant(name: str) -> Any:
     # NaN and Infinity are not JSON; json.loads accepts them by default, and
     # json.dumps would then write them back out as invalid JSON.

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import zstandard
+
+log = logging.getLogger(__name__)
 
 SHARD_SUFFIXES = (".jsonl.zst", ".jsonl.gz", ".jsonl")
 
@@ -71,6 +74,16 @@ def list_shards(input_dir: Path | str) -> list[Path]:
         )
     ]
     shards.sort(key=lambda p: p.name.encode("utf-8", "surrogateescape"))
+    for path in shards:
+        # The shard name goes into JSON outputs and the manifest, which hold
+        # Unicode text; bytes that are not UTF-8 have no faithful form there.
+        try:
+            path.name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"shard file name {path.name!r} in {folder} is not valid UTF-8; "
+                "rename the file"
+            ) from None
     seen: dict[str, Path] = {}
     for path in shards:
         name = shard_name(path)
@@ -88,11 +101,14 @@ def _iter_zstd_blocks(path: Path) -> Iterator[bytes]:
 
     A frame that ends before its end mark, or fails its checksum, raises
     ShardReadError, so a truncated shard is never taken for a complete one.
+    A frame written without a checksum can hide a changed byte that still
+    decodes; such a shard is logged as a warning once.
     """
     with open(path, "rb") as handle:
         decoder = None
         pending = b""
         offset = 0
+        unchecked_frames = 0
         while True:
             data = pending or handle.read(COMPRESSED_READ_SIZE)
             pending = b""
@@ -102,6 +118,8 @@ def _iter_zstd_blocks(path: Path) -> Iterator[bytes]:
                 decoder = zstandard.ZstdDecompressor(
                     max_window_size=MAX_WINDOW_SIZE
                 ).decompressobj()
+                if not _has_checksum(data):
+                    unchecked_frames += 1
             try:
                 out = decoder.decompress(data)
             except zstandard.ZstdError as error:
@@ -120,6 +138,25 @@ def _iter_zstd_blocks(path: Path) -> Iterator[bytes]:
             raise ShardReadError(
                 path, f"truncated: the last zstd frame ends early at byte {offset}"
             )
+        if unchecked_frames:
+            log.warning(
+                "%s has %d zstd frames without a checksum, so damage inside them "
+                "may go undetected; recompress it with `zstd` (which writes a "
+                "checksum by default) to have every frame checked",
+                path,
+                unchecked_frames,
+            )
+
+
+def _has_checksum(frame_start: bytes) -> bool:
+    """Return whether the frame that starts here carries a content checksum.
+
+    A header cut short or damaged returns True: the decoder reports it.
+    """
+    try:
+        return bool(zstandard.get_frame_parameters(frame_start).has_checksum)
+    except zstandard.ZstdError:
+        return True
 
 
 def _iter_gzip_blocks(path: Path) -> Iterator[bytes]:
@@ -138,13 +175,22 @@ def _iter_plain_blocks(path: Path) -> Iterator[bytes]:
 
 
 def iter_blocks(path: Path | str) -> Iterator[bytes]:
-    """Yield a shard's decompressed bytes in blocks, by its suffix."""
+    """Yield a shard's decompressed bytes in blocks, by its suffix.
+
+    Any failure to read the file (missing, unreadable, an I/O error) raises
+    ShardReadError naming it, like damaged data does.
+    """
     path = Path(path)
     if path.name.endswith(".zst"):
-        return _iter_zstd_blocks(path)
-    if path.name.endswith(".gz"):
-        return _iter_gzip_blocks(path)
-    return _iter_plain_blocks(path)
+        blocks = _iter_zstd_blocks(path)
+    elif path.name.endswith(".gz"):
+        blocks = _iter_gzip_blocks(path)
+    else:
+        blocks = _iter_plain_blocks(path)
+    try:
+        yield from blocks
+    except OSError as error:
+        raise ShardReadError(path, error.strerror or str(error)) from None
 
 
 def iter_lines(path: Path | str) -> Iterator[tuple[int, bytes]]:
