@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-# What follows ``.<name>`` in a temporary file's name: the writer's process id
+# The end of a temporary file's name after ``.<name>``: the writer's process id
 # and, for a job's scratch files, a lowercase label such as ``.signature-rows``.
 TEMPORARY_SUFFIX = re.compile(r"\.tmp-\d+(\.[a-z-]+)?")
 
@@ -84,8 +84,8 @@ def atomic_outputs(*paths: Path | str) -> Iterator[list[Path]]:
     finished. The renames happen in the order given, so a caller that checks
     for the last path sees every other output complete too. Write the
     temporary files with ``open_output`` so that a failed write names its
-    output; any other OSError is reported as OutputWriteError naming the file
-    when the error carries one, else every output.
+    output. Any other OSError becomes an OutputWriteError that names the
+    file the error carries, or every output when it carries none.
     """
     finals = [Path(p) for p in paths]
     temps = [temporary_name(p) for p in finals]

@@ -140,9 +140,9 @@ def _iter_zstd_blocks(path: Path) -> Iterator[bytes]:
             )
         if unchecked_frames:
             log.warning(
-                "%s has %d zstd frames without a checksum, so damage inside them "
-                "may go undetected; recompress it with `zstd` (which writes a "
-                "checksum by default) to have every frame checked",
+                "%s: %d zstd frame(s) without a checksum, so damage inside them "
+                "may go undetected; recompress the shard with the zstd command, "
+                "which writes a checksum by default, to have every frame checked",
                 path,
                 unchecked_frames,
             )

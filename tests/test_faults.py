@@ -11,6 +11,7 @@ import time
 
 import pytest
 from conftest import (
+    REPOSITORY,
     SNAKEFILE,
     clean_environment,
     long_text,
@@ -94,6 +95,7 @@ def bad_corpus(quoted_folder):
     """Shards that mix every kind of bad input next to good documents."""
     folder = quoted_folder / "corpus"
     folder.mkdir()
+
     frames = [doc(f"f{i}", i) for i in range(6)]
     first = joined([frames[0], b"", frames[1]])
     second = joined([b"  ", frames[2], frames[3]])
@@ -102,8 +104,10 @@ def bad_corpus(quoted_folder):
     (folder / "frames.jsonl.zst").write_bytes(
         compress(first) + compress(second + third[:9]) + compress(third[9:])
     )
+
     piped = [doc(f"p{i}", 100 + i) for i in range(4)] + [doc("p-dup", 0)]
     (folder / "piped.jsonl.zst").write_bytes(compress_from_pipe(joined(piped)))
+
     kinds = [
         b'"a bare string"',
         b"[1, 2, 3]",
@@ -116,14 +120,18 @@ def bad_corpus(quoted_folder):
         doc("s1", 301),
     ]
     (folder / "shard 01.jsonl.zst").write_bytes(compress(joined(kinds)))
+
     quoted = [doc("o0", 400), doc("o1", 300)]
     (folder / "o'brien.jsonl.zst").write_bytes(compress(joined(quoted)))
+
     tail = joined([doc("t0", 500), doc("t1", 501)]) + doc("t2", 502)[:30]
     (folder / "tail.jsonl.zst").write_bytes(compress(tail))
+
     bad_bytes = b'{"id": "u1", "text": "' + long_text(601).encode() + b'\xff\xfe"}'
     (folder / "utf8.jsonl.zst").write_bytes(
         compress(joined([doc("u0", 600), bad_bytes]))
     )
+
     (folder / "empty.jsonl.zst").write_bytes(b"")
     all_bad = [b"{", b"[1]", b"", b'{"text": 5}', b"\xff"]
     (folder / "allbad.jsonl.zst").write_bytes(compress(joined(all_bad)))
@@ -443,8 +451,8 @@ def user_namespaces_work() -> bool:
 
 
 # A tmpfs of 128 KiB on results/, in a private mount namespace that ends with
-# the run, so nothing outside the test sees it; the script lists what the run
-# left in results/ before the namespace and its files go away.
+# the run, so no other process on the machine can reach it. The script lists
+# what the run left in results/ before the namespace and its files go away.
 FULL_DISK_SCRIPT = """
 set -u
 mkdir -p "$1/results"
@@ -527,3 +535,20 @@ def test_mtime_only_change_reruns_nothing(tmp_path, corpus, one_bucket):
         "merge_shards": 1,
     }
     assert read_hash(workdir) == first_hash
+
+
+def test_fault_injection_script_reports_matches(tmp_path, one_bucket):
+    folder = tmp_path / "corpus"
+    write_shard(folder / "a.jsonl.zst", [{"text": long_text(i)} for i in range(50)])
+    script = REPOSITORY / "scripts" / "fault_injection.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--corpus", str(folder), "--kills", "1"]
+        + ["--seed", "5", "--workdir", str(tmp_path / "runs"), *one_bucket],
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "seed 5" in result.stdout
+    assert "1 of 1 reruns matched the uninterrupted hash" in result.stdout
