@@ -59,8 +59,9 @@ def shard_name(path: Path | str) -> str:
 def list_shards(input_dir: Path | str) -> list[Path]:
     """List the shards of a corpus folder in global order: file name bytes order.
 
-    Raises FileNotFoundError when the folder does not exist and ValueError when
-    two files give the same shard name (``a.jsonl`` and ``a.jsonl.zst``).
+    Raises FileNotFoundError when the folder does not exist, and ValueError
+    when two files give the same shard name (``a.jsonl`` and ``a.jsonl.zst``)
+    or when a file name is not valid UTF-8 or contains a brace.
     """
     folder = Path(input_dir)
     if not folder.is_dir():
@@ -84,6 +85,12 @@ def list_shards(input_dir: Path | str) -> list[Path]:
                 f"shard file name {path.name!r} in {folder} is not valid UTF-8; "
                 "rename the file"
             ) from None
+        # Snakemake reads braces in a file name as a wildcard pattern.
+        if "{" in path.name or "}" in path.name:
+            raise ValueError(
+                f"shard file name {path.name!r} in {folder} contains a brace, "
+                "which Snakemake reads as a wildcard; rename the file"
+            )
     seen: dict[str, Path] = {}
     for path in shards:
         name = shard_name(path)

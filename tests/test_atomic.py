@@ -11,6 +11,7 @@ from conftest import clean_environment, write_shard
 
 from indw.atomic import atomic_outputs, remove_stale_temporaries
 from indw.config import PipelineConfig
+from indw.merge import check_balance
 
 FILE_SIZE_LIMIT = 64 * 1024
 
@@ -43,6 +44,19 @@ def run_step(arguments: list[str], limited: bool) -> subprocess.CompletedProcess
         text=True,
         timeout=120,
     )
+
+
+def test_counts_that_do_not_add_up_fail():
+    summary = {
+        "read": 10,
+        "kept": 6,
+        "dropped_total": 1,
+        "duplicates_total": 1,
+        "quarantined_total": 1,
+    }
+    with pytest.raises(ValueError, match="counts of s1 do not add up: read 10"):
+        check_balance("s1", summary)
+    check_balance("s1", {**summary, "kept": 7})
 
 
 def test_outputs_renamed_only_on_success(tmp_path):

@@ -278,6 +278,12 @@ def test_shard_name_with_space_listed(tmp_path):
     assert names == ["shard 01.jsonl.zst", "shard 1.jsonl.zst"]
 
 
+def test_shard_name_with_brace_rejected(tmp_path):
+    (tmp_path / "x{1}.jsonl.zst").write_bytes(b"")
+    with pytest.raises(ValueError, match="contains a brace"):
+        list_shards(tmp_path)
+
+
 def test_shard_name_not_utf8_rejected(tmp_path):
     (tmp_path / b"bad\xff.jsonl.zst".decode("utf-8", "surrogateescape")).write_bytes(
         b""

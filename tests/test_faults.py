@@ -123,6 +123,8 @@ def bad_corpus(quoted_folder):
 
     quoted = [doc("o0", 400), doc("o1", 300)]
     (folder / "o'brien.jsonl.zst").write_bytes(compress(joined(quoted)))
+    shell = 'say "hi"; $HOME `id` & | *.jsonl.zst'
+    (folder / shell).write_bytes(compress(joined([doc("q0", 700)])))
 
     tail = joined([doc("t0", 500), doc("t1", 501)]) + doc("t2", 502)[:30]
     (folder / "tail.jsonl.zst").write_bytes(compress(tail))
@@ -154,6 +156,12 @@ EXPECTED_SHARDS = {
     "frames": {"read": 6, "kept": 6, "blank_lines": 3, "quarantined": {}},
     "o'brien": {"read": 2, "kept": 2, "blank_lines": 0, "quarantined": {}},
     "piped": {"read": 5, "kept": 4, "blank_lines": 0, "quarantined": {}},
+    'say "hi"; $HOME `id` & | *': {
+        "read": 1,
+        "kept": 1,
+        "blank_lines": 0,
+        "quarantined": {},
+    },
     "shard 01": {
         "read": 9,
         "kept": 1,
@@ -206,8 +214,8 @@ def test_bad_input_corpus_accounted(bad_run):
     assert shards["piped"]["duplicates"] == {"exact_duplicate": 1}
 
     total = manifest["total"]
-    assert total["read"] == 31
-    assert total["kept"] == 16
+    assert total["read"] == 32
+    assert total["kept"] == 17
     assert total["dropped_total"] == 1
     assert total["duplicates_total"] == 2
     assert total["quarantined_total"] == 12
@@ -220,6 +228,7 @@ def test_bad_input_corpus_accounted(bad_run):
         "o0",
         "o1",
         *(f"p{i}" for i in range(4)),
+        "q0",
         "s1",
         "t0",
         "t1",
