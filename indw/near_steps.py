@@ -37,7 +37,20 @@ def _name_without(path: str, suffix: str) -> str:
     return Path(path).name.removesuffix(suffix)
 
 
-def _peak_memory_mib() -> float:
+def peak_memory_mib() -> float:
+    """Return this process's peak resident memory in MiB.
+
+    Reads VmHWM from /proc, which starts afresh at exec. ``ru_maxrss`` is
+    the fallback where /proc is missing, but on Linux it keeps the peak of
+    the parent that forked this process, such as the Snakemake process.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     # ru_maxrss is in KiB on Linux.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -106,7 +119,7 @@ def run_near_bands(args: argparse.Namespace) -> int:
         list(config.band_range(args.job)),
         len(edges),
         time.perf_counter() - started,
-        _peak_memory_mib(),
+        peak_memory_mib(),
     )
     return 0
 
@@ -131,7 +144,7 @@ def run_near_verify(args: argparse.Namespace) -> int:
         len(verified),
         len(edges),
         time.perf_counter() - started,
-        _peak_memory_mib(),
+        peak_memory_mib(),
     )
     return 0
 
@@ -151,7 +164,7 @@ def run_near_cluster(args: argparse.Namespace) -> int:
         len(edges),
         len(records),
         time.perf_counter() - started,
-        _peak_memory_mib(),
+        peak_memory_mib(),
     )
     return 0
 
