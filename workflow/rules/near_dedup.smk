@@ -13,13 +13,13 @@ NEAR_BAND_JOBS = list(range(NEAR.band_jobs))
 NEAR_JSON = json.dumps({"near_dedup": NEAR.to_dict()}, sort_keys=True)
 
 
-def near_edge_files():
-    """Return the edge files that the clustering joins."""
-    if NEAR.verify_jaccard:
-        return [f"{RESULTS}/dedup/near/verified.npz"]
-    return expand(
-        f"{RESULTS}/dedup/near/bands/{{band_job}}.npz", band_job=NEAR_BAND_JOBS
-    )
+NEAR_BAND_EDGES = expand(
+    f"{RESULTS}/dedup/near/bands/{{band_job}}.npz", band_job=NEAR_BAND_JOBS
+)
+# With the Jaccard check on, the clustering joins only the verified pairs.
+NEAR_CLUSTER_EDGES = (
+    [f"{RESULTS}/dedup/near/verified.npz"] if NEAR.verify_jaccard else NEAR_BAND_EDGES
+)
 
 
 rule near_dedup_bands:
@@ -44,9 +44,7 @@ rule near_dedup_bands:
 
 rule near_dedup_verify:
     input:
-        edges=expand(
-            f"{RESULTS}/dedup/near/bands/{{band_job}}.npz", band_job=NEAR_BAND_JOBS
-        ),
+        edges=NEAR_BAND_EDGES,
         documents=expand(f"{RESULTS}/clean/{{shard}}.jsonl.zst", shard=SHARDS),
     output:
         f"{RESULTS}/dedup/near/verified.npz",
@@ -67,7 +65,7 @@ rule near_dedup_verify:
 
 rule near_dedup_cluster:
     input:
-        edges=near_edge_files(),
+        edges=NEAR_CLUSTER_EDGES,
         key_files=expand(f"{RESULTS}/clean/{{shard}}.keys.npy", shard=SHARDS),
     output:
         f"{RESULTS}/dedup/near/duplicates.npz",
