@@ -13,6 +13,7 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/clean.smk"
 include: "workflow/rules/dedup.smk"
+include: "workflow/rules/near_dedup.smk"
 include: "workflow/rules/merge.smk"
 
 

@@ -1,8 +1,9 @@
 """The ``indw`` command.
 
 Exit status: 0 pass, 1 a check or a job failed, 2 bad usage or bad input.
-The subcommands ``clean-shard``, ``dedup-exact`` and ``merge`` are the steps
-that the Snakemake rules call; the others are for users.
+The subcommands ``clean-shard``, ``dedup-exact``, ``near-bands``,
+``near-verify``, ``near-cluster`` and ``merge`` are the steps that the
+Snakemake rules call; the others are for users.
 """
 
 from __future__ import annotations
@@ -25,6 +26,21 @@ SUBCOMMAND_MODULES = {
         "indw.steps",
         "dedup-exact",
         "find exact duplicates in one key bucket (a workflow step)",
+    ),
+    "near-bands": (
+        "indw.near_steps",
+        "near-bands",
+        "find near-duplicate candidate pairs in one group of bands (a step)",
+    ),
+    "near-verify": (
+        "indw.near_steps",
+        "near-verify",
+        "keep candidate pairs whose true Jaccard is high enough (a step)",
+    ),
+    "near-cluster": (
+        "indw.near_steps",
+        "near-cluster",
+        "join candidate pairs into groups of near duplicates (a step)",
     ),
     "merge": ("indw.steps", "merge", "merge the shards and hash (a workflow step)"),
     "validate": (

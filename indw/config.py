@@ -89,6 +89,10 @@ class PipelineConfig:
                 f"cleaning.invalid_utf8={self.cleaning.invalid_utf8!r} is invalid; "
                 f"choose one of {', '.join(INVALID_UTF8_POLICIES)}"
             )
+        try:
+            self.near_dedup.check()
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         buckets = self.exact_dedup.buckets
         if buckets < 1 or buckets & (buckets - 1):
             raise ConfigError(

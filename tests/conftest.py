@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -121,10 +122,10 @@ def long_text(seed: int, words: int = 40) -> str:
         "merchants sell bread fish cloth and lamps to travellers from the "
         "north who come with news of harvests storms and weddings"
     ).split()
-    picked = [
-        vocabulary[(seed * 7 + i * (seed % 5 + 3)) % len(vocabulary)]
-        for i in range(words)
-    ]
+    # Independent draws per seed: a fixed stride through the vocabulary made
+    # texts whose word 5-grams overlap, which near-dedup rightly removes.
+    generator = random.Random(seed)
+    picked = [generator.choice(vocabulary) for _ in range(words)]
     return f"Document {seed}. " + " ".join(picked) + "."
 
 
