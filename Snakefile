@@ -14,6 +14,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/clean.smk"
 include: "workflow/rules/dedup.smk"
 include: "workflow/rules/merge.smk"
+include: "workflow/rules/dask.smk"
 
 
 rule all:

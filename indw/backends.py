@@ -23,6 +23,12 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+class BackendError(RuntimeError):
+    """A backend cannot run the work (a scheduler that does not answer, a lost
+    cluster, a worker that cannot read its input); the message says what to do.
+    """
+
+
 def _map_ordered_with_executor(
     executor: Executor,
     func: Callable[[T], R],
