@@ -135,6 +135,13 @@ def run_chunk_task(func: Callable[[Any], R], item: Any) -> R:
     return func(item)
 
 
+def _quiet_distributed_logging() -> None:
+    # distributed logs every connection and worker start at INFO, which would
+    # bury the job's own log lines; its warnings and errors stay.
+    if not log.isEnabledFor(logging.DEBUG):
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+
+
 def start_local_cluster(workers: int) -> LocalCluster:
     """Start a cluster of ``workers`` one-thread processes bound to 127.0.0.1.
 
@@ -145,6 +152,7 @@ def start_local_cluster(workers: int) -> LocalCluster:
     """
     from distributed import LocalCluster
 
+    _quiet_distributed_logging()
     return LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
@@ -179,6 +187,7 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Client:
     """
     from distributed import Client
 
+    _quiet_distributed_logging()
     try:
         _probe_scheduler(address, timeout)
     except (TypeError, ValueError) as error:
@@ -247,12 +256,12 @@ def _task_name(func: Callable) -> str:
     return getattr(inner, "__name__", "task").replace("_", "-")
 
 
-def _result_in_order(future, address: str):
+def _result_in_order(future, address: str, timeout: float | None = None):
     from distributed import KilledWorker
     from distributed.client import FutureCancelledError
 
     try:
-        return future.result()
+        return future.result(timeout=timeout)
     except KilledWorker as error:
         raise BackendError(
             f"task {future.key} was lost with every worker that ran it "
@@ -283,8 +292,6 @@ def map_dask(
     twice the worker count). Raises SchedulerUnreachableError, SpillFileError
     or BackendError as described in the module docstring.
     """
-    # Absolute, because a worker of a named scheduler runs in another folder.
-    spill_parent = Path(spill_dir or Path.cwd()).resolve()
     with open_client(settings.dask_scheduler, workers, connect_timeout) as (
         client,
         address,
@@ -293,24 +300,27 @@ def map_dask(
             workers = max(1, sum(client.nthreads().values()))
         window = in_flight or 2 * workers
         log.info("dask backend: scheduler %s, %d chunks in flight", address, window)
-        spill_parent.mkdir(parents=True, exist_ok=True)
-        spill_folder = Path(tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=spill_parent))
-        try:
-            yield from _map_with_client(
-                client, address, func, items, spill_folder, window
-            )
-        finally:
-            shutil.rmtree(spill_folder, ignore_errors=True)
+        yield from map_on_client(client, address, func, items, spill_dir, window)
 
 
-def _map_with_client(
+def map_on_client(
     client: Client,
     address: str,
     func: Callable[[T], R],
     items: Iterable[T],
-    spill_folder: Path,
+    spill_dir: Path | str | None,
     window: int,
+    result_timeout: float | None = None,
 ) -> Iterator[R]:
+    """Run ``func`` over ``items`` on a connected client, results in input order.
+
+    ``result_timeout`` bounds the wait for each result in seconds (default:
+    no bound, because one chunk may legitimately take long).
+    """
+    # Absolute, because a worker of a named scheduler runs in another folder.
+    spill_parent = Path(spill_dir or Path.cwd()).resolve()
+    spill_parent.mkdir(parents=True, exist_ok=True)
+    spill_folder = Path(tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=spill_parent))
     prefix = f"indw-{_task_name(func)}-{uuid.uuid4().hex}"
     pending: deque = deque()
 
@@ -328,7 +338,7 @@ def _map_with_client(
 
     def collect() -> R:
         future, spill_path = pending.popleft()
-        result = _result_in_order(future, address)
+        result = _result_in_order(future, address, result_timeout)
         future.release()
         if spill_path is not None:
             spill_path.unlink(missing_ok=True)
@@ -344,6 +354,7 @@ def _map_with_client(
     finally:
         for future, _ in pending:
             future.cancel()
+        shutil.rmtree(spill_folder, ignore_errors=True)
 
 
 def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> int:
