@@ -5,8 +5,8 @@ Three checks run against the configured scheduler (``--scheduler``, else
 local cluster bound to 127.0.0.1:
 
 - serialization: the clean stage with a real chunk of a real shard survives a
-  pickle and a cloudpickle round trip, gives the same result as before it, and
-  the task stays small because the chunk travels as a spill-file path;
+  pickle and a cloudpickle round trip with an unchanged result. The task must
+  stay small, because the chunk travels as a spill-file path;
 - connectivity: every worker runs a probe task that returns its package
   versions and what it sees at the shard's and the spill folder's paths; the
   versions must equal the client's (Python by major.minor, because pickles
@@ -63,8 +63,8 @@ VERSIONED_PACKAGES = (
     "zstandard",
     "xxhash",
 )
-# A task carries a stage and a spill-file path, never documents; anything
-# near this size means data travels inside the task.
+# A task carries a stage and a spill-file path, never documents. A task near
+# this size means that data travels inside it.
 MAX_TASK_BYTES = 64 * 1024
 # Bytes of the shard that the client and every worker hash to compare.
 SHARD_SAMPLE_BYTES = 1 << 20
@@ -125,7 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=30.0,
         help="seconds to wait for a worker to join and for each task; the "
-        "scheduler itself gets 10 s to answer (default: 30)",
+        "scheduler itself gets 10 s to respond (default: 30)",
     )
 
 
@@ -363,7 +363,7 @@ def _check_detail(check: dict) -> str:
             f"{check['cloudpickle_bytes']} bytes cloudpickled"
         )
     if check["name"] == "connectivity":
-        return f"{len(check['workers'])} workers answered, versions match"
+        return f"{len(check['workers'])} workers responded, versions match"
     return f"{check['chunks']} chunks equal to a local run"
 
 

@@ -24,8 +24,8 @@ R = TypeVar("R")
 
 
 class BackendError(RuntimeError):
-    """A backend cannot run the work (a scheduler that does not answer, a lost
-    cluster, a worker that cannot read its input); the message says what to do.
+    """A backend cannot run the work, for example because a scheduler does not
+    respond or a worker cannot read its input. The message states what to do.
     """
 
 

@@ -5,7 +5,7 @@ Scheduler. ``settings.dask_scheduler`` (``INSTANT_DASK_SCHEDULER``, else
 job starts a ``LocalCluster`` of ``workers`` single-threaded worker processes
 whose every socket (scheduler, nannies, workers, the HTTP server of the
 dashboard) binds to 127.0.0.1, and closes it when the job's chunks are done.
-A named scheduler that does not answer raises ``SchedulerUnreachableError``
+A named scheduler that does not respond raises ``SchedulerUnreachableError``
 after ``CONNECT_TIMEOUT`` seconds (10 s), naming the address.
 
 How chunks travel. The client writes each chunk's raw lines to a spill file
@@ -67,16 +67,16 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 LOOPBACK = "127.0.0.1"
-# Seconds to wait for a named scheduler to answer before failing the job.
+# Seconds to wait for a named scheduler to respond before failing the job.
 CONNECT_TIMEOUT = 10.0
-# Seconds to wait for a named scheduler that has no workers yet to get one;
-# an adaptive cluster (dask-jobqueue) may need this long to start its first.
+# Seconds to wait for the first worker of a named scheduler. An adaptive
+# cluster (dask-jobqueue) may need this long to start one.
 WORKER_WAIT_TIMEOUT = 120.0
 SPILL_PREFIX = ".dask-spill-"
 
 
 class SchedulerUnreachableError(BackendError):
-    """The named Dask scheduler did not answer in time."""
+    """The named Dask scheduler did not respond in time."""
 
 
 class SpillFileError(BackendError):
@@ -122,7 +122,7 @@ def read_spill(spilled: SpilledChunk) -> Chunk:
     lines = data.split(b"\n")[:-1]
     if len(lines) != spilled.count:
         raise SpillFileError(
-            f"spill file {spilled.path} holds {len(lines)} lines, expected "
+            f"spill file {spilled.path} contains {len(lines)} lines, expected "
             f"{spilled.count}; it was changed or truncated after it was written"
         )
     return Chunk(spilled.index, spilled.first_line, lines)
@@ -199,7 +199,7 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Client:
         ) from None
     except (OSError, TimeoutError) as error:
         raise SchedulerUnreachableError(
-            f"the Dask scheduler at {address} did not answer within "
+            f"the Dask scheduler at {address} did not respond within "
             f"{timeout:g} s ({error}). Start the scheduler, correct "
             "INSTANT_DASK_SCHEDULER or DASK_SCHEDULER_ADDRESS, or unset both "
             "to run on a local cluster."
@@ -287,7 +287,7 @@ def map_dask(
     """Apply ``func`` to every item as Dask tasks and yield the results in order.
 
     ``spill_dir`` is where the temporary spill folder goes (default: the
-    working directory); it must be on a file system that every worker sees.
+    working directory). Every worker must be able to read it at the same path.
     ``in_flight`` caps the chunks submitted but not yet returned (default:
     twice the worker count). Raises SchedulerUnreachableError, SpillFileError
     or BackendError as described in the module docstring.
@@ -330,7 +330,7 @@ def map_on_client(
             item = write_spill(item, spill_folder)
             spill_path = Path(item.path)
         # The key names the item, so a retry of a lost task reuses it and the
-        # scheduler never holds two results for one chunk.
+        # scheduler never stores two results for one chunk.
         future = client.submit(
             run_chunk_task, func, item, key=f"{prefix}-{position}", retries=0
         )
@@ -360,7 +360,7 @@ def map_on_client(
 def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> int:
     """Connect to a named scheduler and return its worker count.
 
-    Raises SchedulerUnreachableError when it does not answer within
+    Raises SchedulerUnreachableError when it does not respond within
     ``timeout`` seconds.
     """
     client = connect(address, timeout)
@@ -370,20 +370,27 @@ def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> int:
         client.close()
 
 
-def start_run_cluster(workers: int) -> str:
-    """Start a local cluster that lives until this process exits; return its address.
+def prepare_run_cluster(settings: RunSettings, cores: int) -> None:
+    """Make a cluster ready for a Snakemake run's jobs, before the first starts.
 
-    The Snakefile calls this once per run so that the cleaning jobs share one
-    cluster instead of each starting its own.
+    A named scheduler is checked once, so that a wrong address fails the run
+    with one error instead of one per job. With none named, a local cluster of
+    ``settings.workers`` (else ``cores``) workers starts, lives until this
+    process exits, and is exported as ``INSTANT_DASK_SCHEDULER`` to the jobs
+    that this process starts, so they share it instead of each starting one.
     """
+    if settings.dask_scheduler:
+        check_scheduler(settings.dask_scheduler)
+        return
+    workers = settings.workers or cores
     cluster = start_local_cluster(workers)
     atexit.register(_close_quietly, cluster)
     log.info(
-        "started a local Dask cluster of %d workers at %s",
+        "started a local Dask cluster of %d workers at %s for this run",
         workers,
         cluster.scheduler_address,
     )
-    return cluster.scheduler_address
+    os.environ["INSTANT_DASK_SCHEDULER"] = cluster.scheduler_address
 
 
 def _close_quietly(cluster: LocalCluster) -> None:

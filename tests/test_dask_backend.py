@@ -190,7 +190,7 @@ def test_unreachable_scheduler_fails_workflow(small_corpus, one_bucket, tmp_path
 
     elapsed = time.perf_counter() - started
     assert result.returncode != 0
-    assert f"the Dask scheduler at {address} did not answer" in result.stderr
+    assert f"the Dask scheduler at {address} did not respond" in result.stderr
     assert elapsed < 30
     assert not (tmp_path / "results" / "merged.xxh128").exists()
 
