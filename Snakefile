@@ -15,6 +15,7 @@ include: "workflow/rules/clean.smk"
 include: "workflow/rules/dedup.smk"
 include: "workflow/rules/near_dedup.smk"
 include: "workflow/rules/merge.smk"
+include: "workflow/rules/dask.smk"
 
 
 rule all:

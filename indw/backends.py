@@ -23,6 +23,12 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+class BackendError(RuntimeError):
+    """A backend cannot run the work, for example because a scheduler does not
+    respond or a worker cannot read its input. The message states what to do.
+    """
+
+
 def _map_ordered_with_executor(
     executor: Executor,
     func: Callable[[T], R],

@@ -250,7 +250,10 @@ def clean_shard(
             _zstd_writer(rejected_file) as rejected,
             open_output(quarantine_tmp, outputs.quarantine) as quarantine,
         ):
-            for result in map_ordered(stage, chunks, run, threads):
+            # The dask backend spills chunks beside the outputs, on the file
+            # system that its workers share with this job.
+            dask_options = {"spill_dir": outputs.documents.parent}
+            for result in map_ordered(stage, chunks, run, threads, dask_options):
                 if run.strict and result.first_quarantined:
                     raise StrictModeError(
                         "strict mode: quarantined input line "

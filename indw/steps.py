@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from indw.atomic import OutputWriteError
+from indw.backends import BackendError
 from indw.clean import ShardOutputs, StrictModeError, clean_shard
 from indw.config import ConfigError, PipelineConfig
 from indw.dedup import find_exact_duplicates, save_duplicates
@@ -77,7 +78,7 @@ def run_clean_shard(args: argparse.Namespace) -> int:
     )
     try:
         clean_shard(args.shard, outputs, config, run, args.threads)
-    except (ShardReadError, StrictModeError, OutputWriteError) as error:
+    except (ShardReadError, StrictModeError, OutputWriteError, BackendError) as error:
         log.error("%s", error)
         return EXIT_FAILED
     return 0
