@@ -80,10 +80,11 @@ def connect(settings: ExecutorSettings) -> DaskConnection:
 def start_local_cluster(distributed, settings: ExecutorSettings) -> DaskConnection:
     """Start worker processes on this machine; every socket on 127.0.0.1."""
     workers = settings.local_workers or os.cpu_count() or 1
-    if settings.local_dashboard_port is None:
-        dashboard_address = None
-    else:
-        dashboard_address = f"{LOCAL_HOST}:{settings.local_dashboard_port}"
+    dashboard = settings.local_dashboard_port is not None
+    # The scheduler serves /health and /metrics over HTTP even without the
+    # dashboard, by default on port 8787 of every interface, so its address
+    # is always set: 127.0.0.1 and, unless a port is given, a free port.
+    http_address = f"{LOCAL_HOST}:{settings.local_dashboard_port or 0}"
 
     cluster = distributed.LocalCluster(
         n_workers=workers,
@@ -91,8 +92,9 @@ def start_local_cluster(distributed, settings: ExecutorSettings) -> DaskConnecti
         processes=True,
         host=LOCAL_HOST,
         scheduler_port=0,
-        dashboard_address=dashboard_address,
+        dashboard_address=http_address if dashboard else None,
         worker_dashboard_address=None,
+        scheduler_kwargs={"dashboard": dashboard, "dashboard_address": http_address},
         silence_logs=CLUSTER_LOG_LEVEL,
     )
     try:
@@ -105,6 +107,6 @@ def start_local_cluster(distributed, settings: ExecutorSettings) -> DaskConnecti
         f"local Dask cluster at {cluster.scheduler_address} with {workers} "
         f"workers of {settings.local_threads_per_worker} threads"
     )
-    if dashboard_address is not None:
+    if dashboard:
         description += f", dashboard {cluster.dashboard_link}"
     return DaskConnection(client=client, cluster=cluster, description=description)

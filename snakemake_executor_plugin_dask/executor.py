@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
+import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 from .cluster import DaskConnection, connect
 from .settings import check_settings
 from .worker import check_workdir, run_job_command, terminate_jobs
+
+# Seconds between looks at whether a task finished; a finished task is seen
+# this much later at most.
+WAKE_POLL_SECONDS = 0.05
 
 
 class Executor(RemoteExecutor):
@@ -128,8 +133,15 @@ class Executor(RemoteExecutor):
                 self.report_job_error(job_info, msg=message)
 
     async def sleep(self):
-        timeout = self.next_seconds_between_status_checks
-        await asyncio.to_thread(self._wake.wait, timeout)
+        # Polls the event instead of waiting for it in a thread: the default
+        # executor's threads are joined at exit, which would delay the exit
+        # of a failed run by up to the whole interval.
+        interval = self.next_seconds_between_status_checks
+        deadline = time.monotonic() + interval
+        while True:
+            await asyncio.sleep(WAKE_POLL_SECONDS)
+            if self._wake.is_set() or time.monotonic() >= deadline:
+                return
 
     def cancel_jobs(self, active_jobs: list[SubmittedJobInfo]):
         if not active_jobs or self.connection is None:
