@@ -97,6 +97,13 @@ def test_next_writer_clears_killed_writers_files(tmp_path):
     assert files_under(tmp_path) == ["out.json"]
 
 
+# Gates off, so every made-up document is kept and the cleaned documents are
+# the output that grows past the file size limit first.
+KEEP_ALL_SETTINGS = PipelineConfig.from_config(
+    {"gates": {"enabled": False}, "near_dedup": {"enabled": False}}
+).to_json()
+
+
 def test_clean_step_over_size_limit_names_file(tmp_path):
     shard = write_shard(tmp_path / "in" / "big.jsonl.zst", noisy_records(1500))
     results = tmp_path / "results"
@@ -108,7 +115,7 @@ def test_clean_step_over_size_limit_names_file(tmp_path):
             "--results",
             str(results),
             "--settings",
-            PipelineConfig().to_json(),
+            KEEP_ALL_SETTINGS,
         ],
         limited=True,
     )
@@ -119,7 +126,7 @@ def test_clean_step_over_size_limit_names_file(tmp_path):
 
 
 def test_merge_step_over_size_limit_names_file(tmp_path):
-    settings = PipelineConfig().to_json()
+    settings = KEEP_ALL_SETTINGS
     results = tmp_path / "results"
     stats = []
     for index in range(2):
