@@ -8,8 +8,8 @@ Three steps, each its own Snakemake job:
    band hashes share a bucket, and every member of a bucket but the first
    in global order gets the edge (member -> first member). A job holds an
    8-byte band hash per band it handles and an 8-byte document key for
-   every document of the corpus, plus the sort of one band at a time;
-   signature pages are released after each block.
+   every document of the corpus, plus the sort of one band at a time. It
+   releases the pages of the signature files after each block.
 2. Optionally, verification: the true Jaccard similarity of the shingle sets
    of each distinct candidate pair, read from the cleaned documents. Pairs
    below ``jaccard_threshold`` are dropped before clustering. It is one job
@@ -53,8 +53,8 @@ ORDINAL_MASK = np.uint64((1 << ORDINAL_BITS) - 1)
 # it shares; both are document keys.
 EDGE_DTYPE = np.dtype([("member", "<u8"), ("first", "<u8")])
 
-# Rows of a signature file copied at a time, so a band job's resident memory
-# does not grow with the size of one shard's signature file.
+# Rows of a signature file read at a time. Their pages are released after
+# each block, so a band job's memory does not grow with the shard size.
 READ_ROWS = 1 << 15
 
 _MIX_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
@@ -208,7 +208,9 @@ def find_candidate_pairs(
         hashes = np.concatenate(parts) if parts else np.empty(0, np.uint64)
         band_parts[slot] = []
         found = bucket_edges(hashes, keys)
-        log.info("band %d: %d documents in shared buckets", band, len(found))
+        log.info(
+            "band %d: %d documents share a bucket with an earlier one", band, len(found)
+        )
         edges.append(found)
     return np.unique(np.concatenate(edges))
 
