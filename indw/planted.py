@@ -69,7 +69,7 @@ def planted_corpus(
     ``max_copies`` near copies, each with 1 to ``max_edits`` words changed,
     added or removed. A ``related_share`` of them get a related document
     that keeps a run of 40 to 60% of the base's words and replaces the rest,
-    a pair with a Jaccard of about 0.3 to 0.6 that must not be removed. All
+    a pair with a Jaccard of about 0.2 to 0.45 that must not be removed. All
     texts are shuffled into ``shards`` shards; the result has about
     ``documents`` texts.
     """

@@ -13,6 +13,7 @@ import pytest
 import zstandard
 from conftest import read_hash, read_manifest, read_merged, run_workflow, write_shard
 
+from indw import near_dedup
 from indw.clean import KEY_DTYPE
 from indw.config import ConfigError, PipelineConfig
 from indw.minhash import (
@@ -262,6 +263,12 @@ def test_band_grouping_does_not_change_edges(planted):
     for bands_per_job in (1, 5, 12):
         config = MinHashConfig(enabled=True, bands_per_job=bands_per_job)
         assert np.array_equal(candidate_edges(signature_paths, config), edges)
+
+
+def test_read_block_size_does_not_change_edges(planted, monkeypatch):
+    _, signature_paths, _, edges, _ = planted
+    monkeypatch.setattr(near_dedup, "READ_ROWS", 7)
+    assert np.array_equal(candidate_edges(signature_paths, CONFIG), edges)
 
 
 def test_edge_order_does_not_change_groups(planted):

@@ -9,8 +9,19 @@ wildcard_constraints:
 
 NEAR_BAND_JOBS = list(range(NEAR.band_jobs))
 # Only the near-dedup settings: a change elsewhere reaches these jobs through
-# their input files, and a change here reruns them.
+# their input files, and a change here reruns them. The band jobs do not get
+# the Jaccard check's settings, so changing those reruns only the check.
 NEAR_JSON = json.dumps({"near_dedup": NEAR.to_dict()}, sort_keys=True)
+NEAR_BANDS_JSON = json.dumps(
+    {
+        "near_dedup": {
+            key: value
+            for key, value in NEAR.to_dict().items()
+            if key not in ("verify_jaccard", "jaccard_threshold")
+        }
+    },
+    sort_keys=True,
+)
 
 
 NEAR_BAND_EDGES = expand(
@@ -35,7 +46,7 @@ rule near_dedup_bands:
         "../../environment.yml"
     params:
         python=PYTHON,
-        settings=NEAR_JSON,
+        settings=NEAR_BANDS_JSON,
     shell:
         "{params.python} -m indw near-bands --job {wildcards.band_job}"
         " --settings {params.settings:q} --out {output:q}"
