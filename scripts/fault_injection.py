@@ -9,8 +9,9 @@ name must read whole. It then recovers the way the README says (``snakemake
 --unlock``, then a rerun with ``--rerun-incomplete``) and compares the final
 hash with the reference.
 
-The moments come from a seeded generator; the seed is printed so that a run
-can be repeated with ``--seed``. Exit status: 0 when every rerun matched, 1
+The moments come from a seeded generator as fractions of the uninterrupted
+run's duration. The seed is printed, and ``--seed`` repeats the fractions;
+the moments in seconds follow the duration measured in that run. Exit status: 0 when every rerun matched, 1
 when one did not, 2 on bad usage.
 
     scripts/fault_injection.py                     # 20 kills, data/corpus
