@@ -266,6 +266,18 @@ def test_each_kind_counted_under_reason(tmp_path, line, reason):
     )
 
 
+@pytest.mark.parametrize(
+    "number", [b"1e999", b"-1e400", b"9" * 5000], ids=["inf", "minus-inf", "long"]
+)
+def test_number_out_of_range_quarantined(tmp_path, number):
+    line = b'{"text": "a text of enough length", "n": ' + number + b"}"
+    stats, outputs = clean(tmp_path, "num.jsonl.zst", compress(line))
+    assert [entry["reason"] for entry in quarantine_entries(outputs)] == [
+        "number_out_of_range"
+    ]
+    assert stats["counts"].get("kept", 0) == 0
+
+
 @pytest.mark.parametrize("data", [b"", compress(b"")], ids=["0-bytes", "empty-frame"])
 def test_empty_shard_has_no_documents(tmp_path, data):
     stats, outputs = clean(tmp_path, "empty.jsonl.zst", data)
