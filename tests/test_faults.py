@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -398,6 +399,7 @@ def test_killed_clean_job_leaves_nothing_finished(tmp_path, slow_corpus, one_buc
     assert missing_clean_outputs(workdir, "big") == [
         path.format("big") for path in CLEAN_OUTPUTS
     ]
+    assert temporary_files(workdir) != []
     run_workflow(workdir, slow_corpus, extra_args=["--unlock"])
     rerun = [*one_bucket, "--rerun-incomplete"]
     run_workflow(workdir, slow_corpus, env=SLOW_ENV, extra_args=rerun)
@@ -415,8 +417,6 @@ def noisy_corpus(tmp_path):
 
 
 def test_file_size_limit_fails_job_naming_file(tmp_path, noisy_corpus):
-    import resource
-
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
