@@ -171,9 +171,14 @@ def kill_and_rerun(
         "temporary_files": len(temporary_files(workdir)),
         "broken": broken_outputs(workdir),
     }
-    run_to_end(command, ["--unlock"])
-    run_to_end(command, ["--rerun-incomplete"])
-    report["hash"] = read_hash(workdir)
+    try:
+        run_to_end(command, ["--unlock"])
+        run_to_end(command, ["--rerun-incomplete"])
+        report["hash"] = read_hash(workdir)
+        report["rerun_error"] = None
+    except RuntimeError as error:
+        report["hash"] = None
+        report["rerun_error"] = str(error)
     report["left_temporary_files"] = [
         str(path.relative_to(workdir)) for path in temporary_files(workdir)
     ]
@@ -191,9 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=SHIPPED_CORPUS,
         help="corpus folder to run on (default: the shipped data/corpus)",
     )
-    parser.add_argument("--kills", type=int, default=20, help="runs to kill")
     parser.add_argument(
-        "--seed", type=int, default=None, help="seed of the kill moments"
+        "--kills", type=int, default=20, help="number of runs to kill (default: 20)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the kill moments (default: a random seed, printed)",
     )
     parser.add_argument("--cores", type=int, default=2, help="Snakemake --cores")
     parser.add_argument(
@@ -232,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     reference = root / "reference"
-    run_to_end(snakemake_command(reference, corpus, args.cores, args.configfile))
+    try:
+        run_to_end(snakemake_command(reference, corpus, args.cores, args.configfile))
+    except RuntimeError as error:
+        print(f"the uninterrupted run failed: {error}", file=sys.stderr)
+        return 1
     duration = time.perf_counter() - started
     expected = read_hash(reference)
     print(f"uninterrupted run: {duration:.1f} s, hash {expected}", flush=True)
@@ -253,13 +267,20 @@ def main(argv: list[str] | None = None) -> int:
         killed += report["killed"]
         failures += not (same and clean)
         state = "killed" if report["killed"] else "finished before the kill"
+        if same:
+            outcome = "rerun hash matches"
+        elif report["rerun_error"]:
+            outcome = "RERUN FAILED"
+        else:
+            outcome = f"rerun hash DIFFERS: {report['hash']}"
         print(
             f"run {index:2d}: {state} at {moment:5.2f} s with "
             f"{report['finished_outputs']} outputs finished and "
-            f"{report['temporary_files']} temporary files; rerun hash "
-            f"{'matches' if same else 'DIFFERS: ' + report['hash']}",
+            f"{report['temporary_files']} temporary files; {outcome}",
             flush=True,
         )
+        if report["rerun_error"]:
+            print(f"    {report['rerun_error']}")
         for problem in report["broken"]:
             print(f"    incomplete output under its final name: {problem}")
         for path in report["left_temporary_files"]:
