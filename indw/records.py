@@ -41,8 +41,8 @@ def is_blank_line(line: bytes) -> bool:
     stripped = line.strip()
     if not stripped:
         return True
-    # Every record starts with an ASCII character that is not whitespace, so
-    # only the rare other lines pay for decoding.
+    # A JSON value starts with an ASCII character that is not whitespace, so
+    # only lines that start otherwise pay for decoding.
     if stripped[0] < 0x80 and not chr(stripped[0]).isspace():
         return False
     try:

@@ -5,7 +5,7 @@ The script runs the workflow once to the end for the reference hash and its
 duration. Then, for each kill, it starts a fresh run in its own folder. At a
 random moment within that duration it sends SIGKILL to the run's whole process
 group, Snakemake and every job it started. Every output left under its final
-name must read whole. It then recovers the way the README says (``snakemake
+name must read whole. It then recovers as the README describes (``snakemake
 --unlock``, then a rerun with ``--rerun-incomplete``) and compares the final
 hash with the reference.
 
