@@ -13,9 +13,10 @@ The moments come from a seeded generator as fractions of the uninterrupted
 run's duration. The seed is printed, and ``--seed`` repeats the fractions;
 the moments in seconds follow the duration measured in that run. Exit
 status: 0 when every rerun matched, 1 when one did not, 2 on bad usage.
+Run it with the interpreter that has indw and Snakemake installed:
 
-    scripts/fault_injection.py                     # 20 kills, data/corpus
-    scripts/fault_injection.py --corpus DIR --kills 5 --seed 7
+    .venv/bin/python scripts/fault_injection.py     # 20 kills, data/corpus
+    .venv/bin/python scripts/fault_injection.py --corpus DIR --kills 5 --seed 7
 """
 
 from __future__ import annotations
