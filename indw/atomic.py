@@ -89,10 +89,10 @@ def atomic_outputs(*paths: Path | str) -> Iterator[list[Path]]:
     """
     finals = [Path(p) for p in paths]
     temps = [temporary_name(p) for p in finals]
-    for final in finals:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(final)
     try:
+        for final in finals:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(final)
         yield temps
         for temp, final in zip(temps, finals, strict=True):
             _sync(temp, final)
@@ -136,6 +136,7 @@ def _sync_folder(folder: Path) -> None:
 
 
 def _remove(paths: list[Path]) -> None:
+    # Cleanup after a failure must not replace the error that caused it.
     for path in paths:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             path.unlink()

@@ -3,7 +3,8 @@
 Quarantine reasons are stable snake_case words that users grep for:
 ``invalid_utf8``, ``invalid_json``, ``record_is_string``, ``record_is_array``,
 ``record_is_number``, ``record_is_boolean``, ``record_is_null``,
-``text_missing``, ``text_null``, ``text_not_string``, ``lone_surrogate``.
+``text_missing``, ``text_null``, ``text_not_string``, ``lone_surrogate``,
+``number_out_of_range``.
 """
 
 from __future__ import annotations
@@ -40,14 +41,19 @@ def is_blank_line(line: bytes) -> bool:
     stripped = line.strip()
     if not stripped:
         return True
-    # Every record starts with an ASCII character that is not whitespace, so
-    # only the rare other lines pay for decoding.
+    # A JSON value starts with an ASCII character that is not whitespace, so
+    # only lines that start otherwise pay for decoding.
     if stripped[0] < 0x80 and not chr(stripped[0]).isspace():
         return False
     try:
         return stripped.decode("utf-8").isspace()
     except UnicodeDecodeError:
         return False
+
+
+# The start of the ValueError that Python 3.11 and later raise for an integer
+# of more digits than sys.get_int_max_str_digits() allows (4300 by default).
+INT_DIGITS_ERROR = "Exceeds the limit"
 
 
 def _reject_constant(name: str) -> Any:
@@ -70,7 +76,11 @@ def parse_record(line: bytes, invalid_utf8: str = "quarantine") -> dict | Reject
 
     try:
         record = json.loads(decoded, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, ValueError, RecursionError) as error:
+    except ValueError as error:
+        if str(error).startswith(INT_DIGITS_ERROR):
+            return Rejection("number_out_of_range", str(error))
+        return Rejection("invalid_json", str(error))
+    except RecursionError as error:
         return Rejection("invalid_json", str(error))
 
     if not isinstance(record, dict):
@@ -89,9 +99,16 @@ def serialize_record(record: dict) -> bytes | Rejection:
     """Return the output line of a record: compact JSON in UTF-8 with a newline.
 
     Key order is the input's order. A lone surrogate escape such as
-    ``"\\ud800"`` parses as JSON but has no UTF-8 form, so it is rejected here.
+    ``"\\ud800"`` parses as JSON but has no UTF-8 form, so it is rejected here,
+    and so is a number such as ``1e999`` that parses as an infinite float,
+    which has no JSON form.
     """
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text = json.dumps(
+            record, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        )
+    except ValueError as error:
+        return Rejection("number_out_of_range", f"a number is infinite: {error}")
     try:
         return text.encode("utf-8") + b"\n"
     except UnicodeEncodeError as error:

@@ -19,6 +19,10 @@ SHARD_SUFFIXES = (".jsonl.zst", ".jsonl.gz", ".jsonl")
 # such frames unless it is told that it may allocate that much.
 MAX_WINDOW_SIZE = 1 << 31
 
+# The magic numbers 0x184D2A50 to 0x184D2A5F start a skippable frame.
+SKIPPABLE_MAGIC = 0x184D2A50
+SKIPPABLE_MAGIC_MASK = 0xFFFFFFF0
+
 READ_SIZE = 1 << 20
 # The zstd decoder returns all the output of the input it is given, so the
 # compressed input goes in small pieces: one piece of highly compressible
@@ -158,8 +162,13 @@ def _iter_zstd_blocks(path: Path) -> Iterator[bytes]:
 def _has_checksum(frame_start: bytes) -> bool:
     """Return whether the frame that starts here carries a content checksum.
 
-    A header cut short or damaged returns True: the decoder reports it.
+    A skippable frame (pzstd and the seekable format write them) holds no
+    content, and a header cut short or damaged is the decoder's to report, so
+    both return True.
     """
+    magic = int.from_bytes(frame_start[:4], "little")
+    if magic & SKIPPABLE_MAGIC_MASK == SKIPPABLE_MAGIC:
+        return True
     try:
         return bool(zstandard.get_frame_parameters(frame_start).has_checksum)
     except zstandard.ZstdError:

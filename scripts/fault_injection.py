@@ -5,16 +5,18 @@ The script runs the workflow once to the end for the reference hash and its
 duration. Then, for each kill, it starts a fresh run in its own folder. At a
 random moment within that duration it sends SIGKILL to the run's whole process
 group, Snakemake and every job it started. Every output left under its final
-name must read whole. It then recovers the way the README says (``snakemake
+name must read whole. It then recovers as the README describes (``snakemake
 --unlock``, then a rerun with ``--rerun-incomplete``) and compares the final
 hash with the reference.
 
-The moments come from a seeded generator; the seed is printed so that a run
-can be repeated with ``--seed``. Exit status: 0 when every rerun matched, 1
-when one did not, 2 on bad usage.
+The moments come from a seeded generator as fractions of the uninterrupted
+run's duration. The seed is printed, and ``--seed`` repeats the fractions;
+the moments in seconds follow the duration measured in that run. Exit
+status: 0 when every rerun matched, 1 when one did not, 2 on bad usage.
+Run it with the interpreter that has indw and Snakemake installed:
 
-    scripts/fault_injection.py                     # 20 kills, data/corpus
-    scripts/fault_injection.py --corpus DIR --kills 5 --seed 7
+    .venv/bin/python scripts/fault_injection.py     # 20 kills, data/corpus
+    .venv/bin/python scripts/fault_injection.py --corpus DIR --kills 5 --seed 7
 """
 
 from __future__ import annotations
@@ -170,9 +172,14 @@ def kill_and_rerun(
         "temporary_files": len(temporary_files(workdir)),
         "broken": broken_outputs(workdir),
     }
-    run_to_end(command, ["--unlock"])
-    run_to_end(command, ["--rerun-incomplete"])
-    report["hash"] = read_hash(workdir)
+    try:
+        run_to_end(command, ["--unlock"])
+        run_to_end(command, ["--rerun-incomplete"])
+        report["hash"] = read_hash(workdir)
+        report["rerun_error"] = None
+    except RuntimeError as error:
+        report["hash"] = None
+        report["rerun_error"] = str(error)
     report["left_temporary_files"] = [
         str(path.relative_to(workdir)) for path in temporary_files(workdir)
     ]
@@ -190,9 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=SHIPPED_CORPUS,
         help="corpus folder to run on (default: the shipped data/corpus)",
     )
-    parser.add_argument("--kills", type=int, default=20, help="runs to kill")
     parser.add_argument(
-        "--seed", type=int, default=None, help="seed of the kill moments"
+        "--kills", type=int, default=20, help="number of runs to kill (default: 20)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the kill moments (default: a random seed, printed)",
     )
     parser.add_argument("--cores", type=int, default=2, help="Snakemake --cores")
     parser.add_argument(
@@ -231,7 +243,11 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     reference = root / "reference"
-    run_to_end(snakemake_command(reference, corpus, args.cores, args.configfile))
+    try:
+        run_to_end(snakemake_command(reference, corpus, args.cores, args.configfile))
+    except RuntimeError as error:
+        print(f"the uninterrupted run failed: {error}", file=sys.stderr)
+        return 1
     duration = time.perf_counter() - started
     expected = read_hash(reference)
     print(f"uninterrupted run: {duration:.1f} s, hash {expected}", flush=True)
@@ -252,13 +268,20 @@ def main(argv: list[str] | None = None) -> int:
         killed += report["killed"]
         failures += not (same and clean)
         state = "killed" if report["killed"] else "finished before the kill"
+        if same:
+            outcome = "rerun hash matches"
+        elif report["rerun_error"]:
+            outcome = "RERUN FAILED"
+        else:
+            outcome = f"rerun hash DIFFERS: {report['hash']}"
         print(
             f"run {index:2d}: {state} at {moment:5.2f} s with "
             f"{report['finished_outputs']} outputs finished and "
-            f"{report['temporary_files']} temporary files; rerun hash "
-            f"{'matches' if same else 'DIFFERS: ' + report['hash']}",
+            f"{report['temporary_files']} temporary files; {outcome}",
             flush=True,
         )
+        if report["rerun_error"]:
+            print(f"    {report['rerun_error']}")
         for problem in report["broken"]:
             print(f"    incomplete output under its final name: {problem}")
         for path in report["left_temporary_files"]:

@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import clean_environment, write_shard
 
-from indw.atomic import atomic_outputs, remove_stale_temporaries
+from indw.atomic import OutputWriteError, atomic_outputs, remove_stale_temporaries
 from indw.config import PipelineConfig
 from indw.merge import check_balance
 
@@ -71,6 +71,14 @@ def test_outputs_renamed_only_on_success(tmp_path):
         temps[0].write_text("one")
         temps[1].write_text("two")
     assert files_under(tmp_path) == ["a.txt", "b.txt"]
+
+
+def test_unusable_folder_names_output(tmp_path):
+    (tmp_path / "results").write_text("a file where a folder should be")
+    final = tmp_path / "results" / "clean" / "a.jsonl.zst"
+    with pytest.raises(OutputWriteError, match="failed to write .*results"):
+        with atomic_outputs(final):
+            pass
 
 
 def test_stale_temporaries_removed(tmp_path):

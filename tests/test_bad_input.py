@@ -89,6 +89,19 @@ def test_frames_of_concatenated_files_all_read(tmp_path):
     assert read_lines(path) == lines
 
 
+def test_skippable_frames_read_without_warning(tmp_path, caplog):
+    lines = document_lines(0, 20)
+    # A skippable frame: magic 0x184D2A50, a 4-byte length, that many bytes.
+    skippable = (0x184D2A50).to_bytes(4, "little") + (8).to_bytes(4, "little")
+    skippable += bytes(8)
+    parts = [compress(joined(lines[:10])), compress(joined(lines[10:]))]
+    path = tmp_path / "skip.jsonl.zst"
+    path.write_bytes(skippable + parts[0] + skippable + parts[1] + skippable)
+    with caplog.at_level(logging.WARNING, logger="indw.shards"):
+        assert read_lines(path) == lines
+    assert caplog.text == ""
+
+
 def test_frame_split_inside_a_line(tmp_path):
     data = joined(document_lines(0, 10))
     path = tmp_path / "split.jsonl.zst"
@@ -251,6 +264,18 @@ def test_each_kind_counted_under_reason(tmp_path, line, reason):
     assert counts["read"] == counts["kept"] + counts.get("dropped", 0) + counts.get(
         "quarantined", 0
     )
+
+
+@pytest.mark.parametrize(
+    "number", [b"1e999", b"-1e400", b"9" * 5000], ids=["inf", "minus-inf", "long"]
+)
+def test_number_out_of_range_quarantined(tmp_path, number):
+    line = b'{"text": "a text of enough length", "n": ' + number + b"}"
+    stats, outputs = clean(tmp_path, "num.jsonl.zst", compress(line))
+    assert [entry["reason"] for entry in quarantine_entries(outputs)] == [
+        "number_out_of_range"
+    ]
+    assert stats["counts"].get("kept", 0) == 0
 
 
 @pytest.mark.parametrize("data", [b"", compress(b"")], ids=["0-bytes", "empty-frame"])

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -319,11 +320,11 @@ def test_strict_fails_naming_first_line(tmp_path):
 
 @pytest.fixture
 def slow_corpus(tmp_path):
-    """A shard that takes about a second to clean, and a small one."""
+    """A shard that takes most of a second to clean, and a small one."""
     folder = tmp_path / "corpus"
     write_shard(
         folder / "big.jsonl.zst",
-        [{"id": i, "text": long_text(i, 60)} for i in range(40000)],
+        [{"id": i, "text": long_text(i, 60)} for i in range(25000)],
     )
     write_shard(folder / "small.jsonl.zst", [{"text": long_text(i)} for i in range(9)])
     return folder
@@ -332,7 +333,7 @@ def slow_corpus(tmp_path):
 SLOW_ENV = {"INSTANT_PIPELINE_BACKEND": "local", "INSTANT_PIPELINE_CHUNK_SIZE": "50"}
 
 
-def start_workflow(workdir, corpus) -> subprocess.Popen:
+def start_workflow(workdir, corpus, extra_args) -> subprocess.Popen:
     command = [
         sys.executable,
         "-m",
@@ -343,6 +344,7 @@ def start_workflow(workdir, corpus) -> subprocess.Popen:
         str(workdir),
         "--cores",
         "2",
+        *extra_args,
         "--config",
         f"input_dir={corpus}",
     ]
@@ -367,12 +369,12 @@ def wait_for_writing(process, temp_folder, prefix: str, timeout: float = 60.0):
     raise AssertionError(f"no temporary file {prefix}* was written in {temp_folder}")
 
 
-def test_killed_clean_job_leaves_nothing_finished(tmp_path, slow_corpus):
+def test_killed_clean_job_leaves_nothing_finished(tmp_path, slow_corpus, one_bucket):
     reference = tmp_path / "reference"
-    run_workflow(reference, slow_corpus, env=SLOW_ENV)
+    run_workflow(reference, slow_corpus, env=SLOW_ENV, extra_args=one_bucket)
     workdir = tmp_path / "run"
 
-    process = start_workflow(workdir, slow_corpus)
+    process = start_workflow(workdir, slow_corpus, one_bucket)
     clean_folder = workdir / "results" / "clean"
     temp = wait_for_writing(process, clean_folder, ".big.jsonl.zst.tmp-")
     job_pid = int(temp.name.rsplit("-", 1)[1])
@@ -384,21 +386,23 @@ def test_killed_clean_job_leaves_nothing_finished(tmp_path, slow_corpus):
     assert temp.exists()
     assert not (workdir / "results" / "merged.jsonl.zst").exists()
 
-    run_workflow(workdir, slow_corpus, env=SLOW_ENV)
+    run_workflow(workdir, slow_corpus, env=SLOW_ENV, extra_args=one_bucket)
     assert temporary_files(workdir) == []
     assert read_hash(workdir) == read_hash(reference)
 
     # Killing Snakemake's whole process group leaves its lock behind too.
     shutil.rmtree(workdir)
-    process = start_workflow(workdir, slow_corpus)
+    process = start_workflow(workdir, slow_corpus, one_bucket)
     wait_for_writing(process, clean_folder, ".big.jsonl.zst.tmp-")
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
     assert missing_clean_outputs(workdir, "big") == [
         path.format("big") for path in CLEAN_OUTPUTS
     ]
+    assert temporary_files(workdir) != []
     run_workflow(workdir, slow_corpus, extra_args=["--unlock"])
-    run_workflow(workdir, slow_corpus, env=SLOW_ENV, extra_args=["--rerun-incomplete"])
+    rerun = [*one_bucket, "--rerun-incomplete"]
+    run_workflow(workdir, slow_corpus, env=SLOW_ENV, extra_args=rerun)
     assert temporary_files(workdir) == []
     assert read_hash(workdir) == read_hash(reference)
 
@@ -413,8 +417,6 @@ def noisy_corpus(tmp_path):
 
 
 def test_file_size_limit_fails_job_naming_file(tmp_path, noisy_corpus):
-    import resource
-
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
