@@ -14,12 +14,15 @@ import zstandard
 
 from indw.clean import ShardOutputs, clean_shard
 from indw.config import CleaningConfig, PipelineConfig
+from indw.gates import GateConfig
 from indw.records import is_blank_line
 from indw.settings import RunSettings
 from indw.shards import ShardReadError, iter_lines, list_shards
 
 ZSTD = shutil.which("zstd")
-CONFIG = PipelineConfig(cleaning=CleaningConfig(min_chars=10))
+# Gates off: these tests count what happens to short made-up lines.
+NO_GATES = GateConfig(enabled=False)
+CONFIG = PipelineConfig(cleaning=CleaningConfig(min_chars=10), gates=NO_GATES)
 
 
 def document_lines(first: int, count: int) -> list[bytes]:
@@ -230,7 +233,7 @@ def test_invalid_utf8_quarantined_with_offset(tmp_path):
 
 def test_invalid_utf8_replace_setting(tmp_path):
     config = PipelineConfig(
-        cleaning=CleaningConfig(min_chars=10, invalid_utf8="replace")
+        cleaning=CleaningConfig(min_chars=10, invalid_utf8="replace"), gates=NO_GATES
     )
     line = b'{"text": "ten bytes \xff\xfe in the text", "\xc3": 1}'
     stats, outputs = clean(tmp_path, "bytes.jsonl.zst", compress(line), config)

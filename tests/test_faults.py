@@ -29,11 +29,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def one_bucket(tmp_path_factory) -> list[str]:
-    """Snakemake arguments for one dedup job instead of four, to start fewer
-    processes; a config file, because --config passes nested numbers as text."""
-    path = tmp_path_factory.mktemp("config") / "one-bucket.yaml"
-    path.write_text("exact_dedup:\n  buckets: 1\n")
+def small_workflow(tmp_path_factory) -> list[str]:
+    """Snakemake arguments for the smallest workflow: one exact-dedup job, no
+    near-dedup jobs, and no gates, which would drop the made-up documents.
+    A config file, because --config passes nested values as text."""
+    path = tmp_path_factory.mktemp("config") / "small-workflow.yaml"
+    path.write_text(
+        "exact_dedup:\n  buckets: 1\n"
+        "gates:\n  enabled: false\n"
+        "near_dedup:\n  enabled: false\n"
+    )
     return ["--configfile", str(path)]
 
 
@@ -192,10 +197,10 @@ EXPECTED_SHARDS = {
 
 
 @pytest.fixture(scope="module")
-def bad_run(quoted_folder, bad_corpus, one_bucket):
+def bad_run(quoted_folder, bad_corpus, small_workflow):
     """A run of the bad-input corpus in a working folder named with a quote."""
     workdir = quoted_folder / "work"
-    run_workflow(workdir, bad_corpus, extra_args=one_bucket)
+    run_workflow(workdir, bad_corpus, extra_args=small_workflow)
     return workdir
 
 
@@ -254,10 +259,10 @@ def test_bad_lines_quarantined_with_file_and_line(bad_run, bad_corpus):
     assert (quarantine / "empty.jsonl").read_bytes() == b""
 
 
-def test_invalid_utf8_replace_in_workflow(quoted_folder, bad_corpus, one_bucket):
+def test_invalid_utf8_replace_in_workflow(quoted_folder, bad_corpus, small_workflow):
     workdir = quoted_folder / "replace"
     config = {"cleaning": {"invalid_utf8": "replace"}}
-    run_workflow(workdir, bad_corpus, config=config, extra_args=one_bucket)
+    run_workflow(workdir, bad_corpus, config=config, extra_args=small_workflow)
     manifest = read_manifest(workdir)
     assert "invalid_utf8" not in manifest["total"]["quarantined"]
     assert manifest["total"]["quarantined_total"] == 11
@@ -278,12 +283,12 @@ def damaged_corpus(tmp_path):
     return folder
 
 
-def test_damaged_shards_fail_their_jobs(tmp_path, damaged_corpus, one_bucket):
+def test_damaged_shards_fail_their_jobs(tmp_path, damaged_corpus, small_workflow):
     workdir = tmp_path / "run"
     result = run_workflow(
         workdir,
         damaged_corpus,
-        extra_args=["--keep-going", *one_bucket],
+        extra_args=["--keep-going", *small_workflow],
         check=False,
     )
     assert result.returncode != 0
@@ -369,12 +374,14 @@ def wait_for_writing(process, temp_folder, prefix: str, timeout: float = 60.0):
     raise AssertionError(f"no temporary file {prefix}* was written in {temp_folder}")
 
 
-def test_killed_clean_job_leaves_nothing_finished(tmp_path, slow_corpus, one_bucket):
+def test_killed_clean_job_leaves_nothing_finished(
+    tmp_path, slow_corpus, small_workflow
+):
     reference = tmp_path / "reference"
-    run_workflow(reference, slow_corpus, env=SLOW_ENV, extra_args=one_bucket)
+    run_workflow(reference, slow_corpus, env=SLOW_ENV, extra_args=small_workflow)
     workdir = tmp_path / "run"
 
-    process = start_workflow(workdir, slow_corpus, one_bucket)
+    process = start_workflow(workdir, slow_corpus, small_workflow)
     clean_folder = workdir / "results" / "clean"
     temp = wait_for_writing(process, clean_folder, ".big.jsonl.zst.tmp-")
     job_pid = int(temp.name.rsplit("-", 1)[1])
@@ -386,13 +393,13 @@ def test_killed_clean_job_leaves_nothing_finished(tmp_path, slow_corpus, one_buc
     assert temp.exists()
     assert not (workdir / "results" / "merged.jsonl.zst").exists()
 
-    run_workflow(workdir, slow_corpus, env=SLOW_ENV, extra_args=one_bucket)
+    run_workflow(workdir, slow_corpus, env=SLOW_ENV, extra_args=small_workflow)
     assert temporary_files(workdir) == []
     assert read_hash(workdir) == read_hash(reference)
 
     # Killing Snakemake's whole process group leaves its lock behind too.
     shutil.rmtree(workdir)
-    process = start_workflow(workdir, slow_corpus, one_bucket)
+    process = start_workflow(workdir, slow_corpus, small_workflow)
     wait_for_writing(process, clean_folder, ".big.jsonl.zst.tmp-")
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
@@ -401,7 +408,7 @@ def test_killed_clean_job_leaves_nothing_finished(tmp_path, slow_corpus, one_buc
     ]
     assert temporary_files(workdir) != []
     run_workflow(workdir, slow_corpus, extra_args=["--unlock"])
-    rerun = [*one_bucket, "--rerun-incomplete"]
+    rerun = [*small_workflow, "--rerun-incomplete"]
     run_workflow(workdir, slow_corpus, env=SLOW_ENV, extra_args=rerun)
     assert temporary_files(workdir) == []
     assert read_hash(workdir) == read_hash(reference)
@@ -416,7 +423,7 @@ def noisy_corpus(tmp_path):
     return folder
 
 
-def test_file_size_limit_fails_job_naming_file(tmp_path, noisy_corpus):
+def test_file_size_limit_fails_job_naming_file(tmp_path, noisy_corpus, small_workflow):
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
@@ -432,6 +439,7 @@ def test_file_size_limit_fails_job_naming_file(tmp_path, noisy_corpus):
         "--cores",
         "1",
         "--keep-going",
+        *small_workflow,
         "--config",
         f"input_dir={noisy_corpus}",
     ]
@@ -520,9 +528,9 @@ def test_full_disk_fails_job_naming_file(tmp_path, noisy_corpus):
     assert not [name for name in left if "big" in name or ".tmp-" in name], left
 
 
-def test_mtime_only_change_reruns_nothing(tmp_path, corpus, one_bucket):
+def test_mtime_only_change_reruns_nothing(tmp_path, corpus, small_workflow):
     workdir = tmp_path / "run"
-    run_workflow(workdir, corpus, extra_args=one_bucket)
+    run_workflow(workdir, corpus, extra_args=small_workflow)
     first_hash = read_hash(workdir)
     shard = corpus / "b.jsonl.zst"
     # Snakemake fails a job whose input looks newer than the clock, so the
@@ -530,14 +538,14 @@ def test_mtime_only_change_reruns_nothing(tmp_path, corpus, one_bucket):
     time.sleep(0.01)
     os.utime(shard)
 
-    rerun = run_workflow(workdir, corpus, extra_args=one_bucket)
+    rerun = run_workflow(workdir, corpus, extra_args=small_workflow)
     assert executed_jobs(rerun) == {}
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
 
     # A shard over --max-checksum-file-size is taken as changed: its cleaning
     # and the global steps rerun and give the same bytes.
     rerun = run_workflow(
-        workdir, corpus, extra_args=[*one_bucket, "--max-checksum-file-size", "1"]
+        workdir, corpus, extra_args=[*small_workflow, "--max-checksum-file-size", "1"]
     )
     assert executed_jobs(rerun) == {
         "all": 1,
@@ -548,13 +556,13 @@ def test_mtime_only_change_reruns_nothing(tmp_path, corpus, one_bucket):
     assert read_hash(workdir) == first_hash
 
 
-def test_fault_injection_script_reports_matches(tmp_path, one_bucket):
+def test_fault_injection_script_reports_matches(tmp_path, small_workflow):
     folder = tmp_path / "corpus"
     write_shard(folder / "a.jsonl.zst", [{"text": long_text(i)} for i in range(50)])
     script = REPOSITORY / "scripts" / "fault_injection.py"
     result = subprocess.run(
         [sys.executable, str(script), "--corpus", str(folder), "--kills", "1"]
-        + ["--seed", "5", "--workdir", str(tmp_path / "runs"), *one_bucket],
+        + ["--seed", "5", "--workdir", str(tmp_path / "runs"), *small_workflow],
         env=clean_environment(),
         capture_output=True,
         text=True,
