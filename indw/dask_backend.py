@@ -10,7 +10,7 @@ after ``CONNECT_TIMEOUT`` seconds (10 s), naming the address.
 
 How chunks travel. The client writes each chunk's raw lines to a spill file
 in a temporary folder beside the job's outputs and sends only the file's path
-and line numbers; the worker reads the file, runs the stage and returns the
+and line numbers. The worker reads the file, runs the stage and returns the
 stage's result through Dask. The reason: a chunk of 500 documents is about a
 megabyte, and sent inline it would pass through the client's and the
 scheduler's memory and be pickled into the task for every retry, while a path
@@ -334,8 +334,8 @@ def map_on_client(
         if isinstance(item, Chunk):
             item = write_spill(item, spill_folder)
             spill_path = Path(item.path)
-        # The key names the item, so a retry of a lost task reuses it and the
-        # scheduler never stores two results for one chunk.
+        # A key unique to this call and item: jobs that share a scheduler
+        # never collide, and the dashboard shows which stage runs.
         future = client.submit(
             run_chunk_task, func, item, key=f"{prefix}-{position}", retries=0
         )
