@@ -10,7 +10,7 @@ after ``CONNECT_TIMEOUT`` seconds (10 s), naming the address.
 
 How chunks travel. The client writes each chunk's raw lines to a spill file
 in a temporary folder beside the job's outputs and sends only the file's path
-and line numbers; the worker reads the file, runs the stage and returns the
+and line numbers. The worker reads the file, runs the stage and returns the
 stage's result through Dask. The reason: a chunk of 500 documents is about a
 megabyte, and sent inline it would pass through the client's and the
 scheduler's memory and be pickled into the task for every retry, while a path
@@ -176,7 +176,9 @@ def _probe_scheduler(address: str, timeout: float) -> None:
         comm = await open_comm(address, timeout=f"{timeout}s", **connection_args)
         await comm.close()
 
-    asyncio.run(probe())
+    # The comm's own timeout covers the connection only, not the handshake
+    # that follows, which a service that is not a Dask scheduler never sends.
+    asyncio.run(asyncio.wait_for(probe(), timeout))
 
 
 def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Client:
@@ -190,6 +192,7 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Client:
     _quiet_distributed_logging()
     try:
         _probe_scheduler(address, timeout)
+        return Client(address, timeout=timeout, set_as_default=False)
     except (TypeError, ValueError) as error:
         raise SchedulerUnreachableError(
             f"cannot connect to the Dask scheduler at {address!r}: {error}. "
@@ -198,13 +201,15 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Client:
             "of the dask config (distributed.comm.tls)."
         ) from None
     except (OSError, TimeoutError) as error:
+        # wait_for's TimeoutError has no message: the connection opened, but
+        # no handshake came back.
+        reason = str(error) or "connected, but no Dask handshake came back"
         raise SchedulerUnreachableError(
             f"the Dask scheduler at {address} did not respond within "
-            f"{timeout:g} s ({error}). Start the scheduler, correct "
+            f"{timeout:g} s ({reason}). Start the scheduler, correct "
             "INSTANT_DASK_SCHEDULER or DASK_SCHEDULER_ADDRESS, or unset both "
             "to run on a local cluster."
         ) from None
-    return Client(address, timeout=timeout, set_as_default=False)
 
 
 def wait_for_workers(client: Client, address: str, timeout: float) -> None:
@@ -329,8 +334,8 @@ def map_on_client(
         if isinstance(item, Chunk):
             item = write_spill(item, spill_folder)
             spill_path = Path(item.path)
-        # The key names the item, so a retry of a lost task reuses it and the
-        # scheduler never stores two results for one chunk.
+        # A key unique to this call and item: jobs that share a scheduler
+        # never collide, and the dashboard shows which stage runs.
         future = client.submit(
             run_chunk_task, func, item, key=f"{prefix}-{position}", retries=0
         )

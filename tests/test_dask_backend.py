@@ -175,6 +175,21 @@ def test_unreachable_scheduler_fails_clearly(stage):
     assert time.perf_counter() - started < 10
 
 
+def test_silent_service_fails_clearly(stage):
+    """A port that accepts connections but is not a Dask scheduler."""
+    with socket.socket() as service:
+        service.bind((LOOPBACK, 0))
+        service.listen()
+        address = f"tcp://{LOOPBACK}:{service.getsockname()[1]}"
+        settings = RunSettings(backend="dask", dask_scheduler=address)
+        started = time.perf_counter()
+
+        with pytest.raises(SchedulerUnreachableError, match="no Dask handshake"):
+            list(map_dask(stage, [], settings, 1, connect_timeout=2))
+
+    assert time.perf_counter() - started < 10
+
+
 @pytest.mark.slow
 def test_unreachable_scheduler_fails_workflow(small_corpus, one_bucket, tmp_path):
     address = f"tcp://{LOOPBACK}:{closed_port()}"
