@@ -137,8 +137,8 @@ def check(doc: DocumentText, config: GopherQualityConfig) -> str | None:
             return "gopher_ellipsis_lines"
 
     if config.min_alpha_words is not None:
-        # Each word with an underscore holds one, so counting them is needed
-        # only when the share could fall below the limit because of them.
+        # Each word with an underscore contains one, so those words are looked
+        # at only when they could bring the share below the limit.
         lower_bound = count - sum(map(str.isnumeric, words)) - text.count("_")
         if share(lower_bound, count) < config.min_alpha_words:
             alpha = count - count_words_without_letter(words, text)

@@ -1,9 +1,9 @@
 """Gopher repetition rules (Rae et al. 2021, appendix A, table A1).
 
-Duplicate paragraphs and lines: a paragraph or line is a duplicate when the
-same text occurred earlier in the document; the first copy does not count.
-Paragraphs are separated by two or more newlines, lines by one or more.
-Their shares are of the element count and of ``len(text)``.
+A paragraph or line is a duplicate when the same text occurred earlier in
+the document, so the first copy does not count. Paragraphs are separated by
+two or more newlines, lines by one or more. Their shares are of the
+paragraph or line count and of ``len(text)``.
 
 N-grams are over the words of ``indw.gates.text``, and their shares are of the
 characters of all words (whitespace and punctuation count on neither side):
@@ -14,8 +14,8 @@ characters of all words (whitespace and punctuation count on neither side):
   occurrence of an n-gram that occurs more than once, first occurrence
   included, each word counted once however many such n-grams cover it.
 
-Words become integer ids and each n-gram's id comes from the (n-1)-gram's id
-and the next word's, renumbered densely with ``numpy.unique``, so counting is
+Words become integer ids, and each n-gram's id comes from the (n-1)-gram's id
+and the next word's, renumbered densely by sorting (``group``). So counting is
 exact (no hashing) and runs in numpy.
 """
 
@@ -177,11 +177,11 @@ def check_ngrams(words: list[str], config: GopherRepetitionConfig) -> str | None
             occurrences = positions
 
         if n in top:
-            if len(occurrences) and (most := int(occurrences.max())) > 1:
-                first = int(positions[np.argmax(occurrences == most)])
+            if len(occurrences) and (max_count := int(occurrences.max())) > 1:
+                first = int(positions[np.argmax(occurrences == max_count)])
             else:
-                most, first = 1, 0
-            chars = most * int(ends[first + n] - ends[first])
+                max_count, first = 1, 0
+            chars = max_count * int(ends[first + n] - ends[first])
             if share(chars, total) > top[n]:
                 return f"gopher_repetition_top_{n}gram"
 
