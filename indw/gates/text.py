@@ -2,8 +2,8 @@
 
 A word is a maximal run of word characters as Python's ``re`` defines them
 (letters, digits, other numeric characters and the underscore) and of
-combining marks (Unicode category M), so that words of scripts that write
-vowels as marks, such as Devanagari, stay whole. Punctuation and other
+combining marks (Unicode category M). The marks keep whole the words of
+scripts that write vowels as marks, such as Devanagari. Punctuation and other
 symbols are never part of a word and never count as words, so ``"don't"`` is
 the two words ``don`` and ``t`` and ``"e.g."`` is ``e`` and ``g``. Lines are
 split at ``\\n`` only: ``indw.normalize.normalize_text`` turns ``\\r\\n``
