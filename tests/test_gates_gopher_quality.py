@@ -121,8 +121,9 @@ def test_alpha_words_boundary():
 
 
 def test_words_without_letter_are_numeric_or_underscore():
-    words = ["12", "x1", "1_000", "__", "½", "²", "a_b", "٣"]
-    assert count_words_without_letter(words, underscores=True) == 6
+    text = "12 x1 1_000 __ ½ ² a_b ٣ _x"
+    words = text.split()
+    assert count_words_without_letter(words, text) == 6
 
 
 def test_stop_words_boundary():
@@ -143,6 +144,14 @@ def test_stop_word_list_is_a_setting():
     config = replace(config, stop_words=("der", "die", "das"))
     assert run("der Hund und die Katze", config) is None
     assert run("the cat and the dog", config) == "gopher_stop_words"
+
+
+def test_stop_words_may_contain_combining_marks():
+    # "है" and "की" end in vowel signs, which are combining marks.
+    config = only_rules(DEFAULTS, min_stop_words=2)
+    config = replace(config, stop_words=("है", "की"))
+    assert run("यह भारत की राजधानी है", config) is None
+    assert run("यह भारत की राजधानी", config) == "gopher_stop_words"
 
 
 def test_stop_word_must_be_one_word():

@@ -92,7 +92,7 @@ def text_with_repeated_gram(n: int, copies: int, total_words: int) -> str:
 )
 def test_top_ngram_boundary(n, copies, limit):
     config = only_rules(DEFAULTS, **{f"max_top_{n}gram_chars": limit})
-    # The n-gram holds copies * n of 50 equally long words.
+    # The n-gram's copies contain copies * n of 50 equally long words.
     assert copies * n / 50 == limit
     assert run(text_with_repeated_gram(n, copies, 50), config) is None
     outside = text_with_repeated_gram(n, copies + 1, 50)
@@ -138,9 +138,10 @@ def reference_shares(words: list[str]) -> dict[str, float]:
         if not grams:
             continue
         counts = {gram: grams.count(gram) for gram in grams}
-        most = max(counts.values())
-        first = next(gram for gram in grams if counts[gram] == most)
-        shares[f"top_{n}gram"] = most * sum(map(len, first)) / total
+        max_count = max(counts.values())
+        first = next(gram for gram in grams if counts[gram] == max_count)
+        if max_count > 1:
+            shares[f"top_{n}gram"] = max_count * sum(map(len, first)) / total
     for n in DUPLICATE_NGRAM_SIZES:
         starts = range(len(words) - n + 1)
         grams = [tuple(words[i : i + n]) for i in starts]
@@ -208,3 +209,11 @@ def test_group_matches_numpy_unique():
 def test_repeated_document_fails_defaults():
     text = prose(6) + "\n\n" + prose(6)
     assert run(text, DEFAULTS) == "gopher_repetition_duplicate_paragraphs"
+
+
+def test_top_ngram_share_zero_without_repeats():
+    config = only_rules(DEFAULTS, max_top_2gram_chars=0.0)
+    # Three different words: the first 2-gram is two thirds of the text,
+    # but nothing repeats, so the rule passes.
+    assert run("one two six", config) is None
+    assert run("one two one two", config) == "gopher_repetition_top_2gram"

@@ -17,10 +17,11 @@ from conftest import (
 
 pytestmark = pytest.mark.slow
 
-# The conftest corpus is made-up text that the quality gates would drop
-# whole; these tests are about dedup, merge and the hash, so they switch the
-# gates off. tests/test_gates_workflow.py runs the workflow with every gate.
-# A config file, because Snakemake's --config reads nested values as strings.
+# The quality gates would drop the made-up text of the conftest corpus
+# whole. These tests are about dedup, merge and the hash, so they switch the
+# gates off, and tests/test_gates_workflow.py runs every gate on real text.
+# The switch is a config file because Snakemake's --config reads nested
+# values as strings.
 GATES_OFF = ["--configfile", str(Path(__file__).parent / "gates_off.yaml")]
 
 
