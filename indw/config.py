@@ -122,6 +122,53 @@ def default_schema_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "workflow" / "schemas"
 
 
+def _load_schema(schema_dir: Path, name: str) -> dict[str, Any]:
+    return yaml.safe_load((schema_dir / name).read_text())
+
+
+def _coerce_value(value: Any, schema: Mapping[str, Any], schema_dir: Path) -> Any:
+    if "$ref" in schema:
+        schema = _load_schema(schema_dir, schema["$ref"].split("/")[-1])
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return {
+            key: _coerce_value(item, properties[key], schema_dir)
+            if key in properties
+            else item
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        items = schema.get("items", {})
+        return [_coerce_value(item, items, schema_dir) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    enum = schema.get("enum", [])
+    if "string" in types or (enum and all(isinstance(e, str) for e in enum)):
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    return value if isinstance(parsed, str) else parsed
+
+
+def coerce_config_strings(
+    config: Mapping[str, Any], schema_dir: Path | None = None
+) -> dict[str, Any]:
+    """Return the config with YAML text parsed where the schema expects no string.
+
+    Snakemake passes nested ``--config`` values as text (``--config
+    gates='{enabled: false}'`` gives ``{"enabled": "false"}``), so without this
+    ``--config strict=true`` or a nested number would fail the schema.
+    """
+    schema_dir = schema_dir or default_schema_dir()
+    schema = _load_schema(schema_dir, "config.schema.yaml")
+    return _coerce_value(dict(config), schema, schema_dir)
+
+
 def validate_config(config: Mapping[str, Any], schema_dir: Path | None = None) -> None:
     """Check a config against the JSON schema; ConfigError names the bad key."""
     import jsonschema

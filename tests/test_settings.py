@@ -1,5 +1,6 @@
 import pytest
 
+from indw.config import ConfigError, coerce_config_strings, validate_config
 from indw.settings import (
     BACKENDS,
     RunSettings,
@@ -134,3 +135,29 @@ def test_schema_defaults_match_dataclasses():
         properties = schema["properties"][section]["properties"]
         for key, spec in properties.items():
             assert spec["default"] == getattr(defaults, key), f"{section}.{key}"
+
+
+def test_config_strings_parsed_where_schema_expects_other():
+    config = {
+        "input_dir": "123",
+        "strict": "true",
+        "workers": "3",
+        "gates": {"enabled": "false", "c4": {"min_sentences": "4"}},
+        "exact_dedup": {"buckets": "8"},
+        "cleaning": {"normalization": "NFC"},
+    }
+    coerced = coerce_config_strings(config)
+    assert coerced["input_dir"] == "123"
+    assert coerced["strict"] is True
+    assert coerced["workers"] == 3
+    assert coerced["gates"]["enabled"] is False
+    assert coerced["gates"]["c4"]["min_sentences"] == 4
+    assert coerced["exact_dedup"]["buckets"] == 8
+    assert coerced["cleaning"]["normalization"] == "NFC"
+    validate_config(coerced)
+
+
+def test_config_string_not_parsed_stays_invalid():
+    coerced = coerce_config_strings({"input_dir": "x", "workers": "three"})
+    with pytest.raises(ConfigError, match="workers"):
+        validate_config(coerced)

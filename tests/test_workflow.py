@@ -181,3 +181,17 @@ def test_bad_config_key_named(tmp_path, corpus):
     )
     assert result.returncode != 0
     assert "exact_dedup.buckets" in result.stdout + result.stderr
+
+
+def test_nested_config_values_from_command_line(tmp_path, corpus, reference):
+    # Snakemake passes these as text: {"enabled": "false"}, "True", "1".
+    config = {
+        "gates": {"enabled": False},
+        "strict": True,
+        "exact_dedup": {"buckets": 1},
+    }
+    run = tmp_path / "run"
+    result = run_workflow(run, corpus, config=config)
+    assert result.returncode == 0
+    assert read_hash(run) == read_hash(reference)
+    assert read_manifest(run)["settings"]["exact_dedup"]["buckets"] == 1

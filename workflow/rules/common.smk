@@ -5,7 +5,12 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from indw.config import ConfigError, PipelineConfig, validate_config
+from indw.config import (
+    ConfigError,
+    PipelineConfig,
+    coerce_config_strings,
+    validate_config,
+)
 from indw.settings import SettingsError, resolve_run_settings, run_settings_environment
 from indw.shards import list_shards, shard_name
 
@@ -16,6 +21,7 @@ RESULTS = "results"
 PYTHON = shlex.quote(sys.executable)
 
 try:
+    config.update(coerce_config_strings(config, REPOSITORY / "workflow" / "schemas"))
     validate_config(config, REPOSITORY / "workflow" / "schemas")
     PIPELINE = PipelineConfig.from_config(config)
     RUN = resolve_run_settings(config)
