@@ -78,7 +78,7 @@ def connect(settings: ExecutorSettings) -> DaskConnection:
 
 
 def start_local_cluster(distributed, settings: ExecutorSettings) -> DaskConnection:
-    """Start worker processes on this machine; every socket on 127.0.0.1."""
+    """Start workers on this machine; every socket on 127.0.0.1."""
     workers = settings.local_workers or os.cpu_count() or 1
     dashboard = settings.local_dashboard_port is not None
     # The scheduler serves /health and /metrics over HTTP even without the
@@ -89,7 +89,10 @@ def start_local_cluster(distributed, settings: ExecutorSettings) -> DaskConnecti
     cluster = distributed.LocalCluster(
         n_workers=workers,
         threads_per_worker=settings.local_threads_per_worker,
-        processes=True,
+        processes=settings.local_processes,
+        # Without it, a cluster of threads would use in-process transport;
+        # TCP makes both kinds of cluster behave the same.
+        protocol="tcp://",
         host=LOCAL_HOST,
         scheduler_port=0,
         dashboard_address=http_address if dashboard else None,
@@ -103,9 +106,10 @@ def start_local_cluster(distributed, settings: ExecutorSettings) -> DaskConnecti
         cluster.close()
         raise
 
+    kind = "processes" if settings.local_processes else "threads"
     description = (
         f"local Dask cluster at {cluster.scheduler_address} with {workers} "
-        f"workers of {settings.local_threads_per_worker} threads"
+        f"workers ({kind}) of {settings.local_threads_per_worker} threads"
     )
     if dashboard:
         description += f", dashboard {cluster.dashboard_link}"

@@ -31,10 +31,15 @@ class Executor(RemoteExecutor):
     see the working directory at the same path (a shared file system).
     """
 
-    def __post_init__(self):
+    def __init__(self, workflow, logger):
         # Set by every finished task and by shutdown, so the status loop
         # wakes at once instead of after --seconds-between-status-checks.
+        # The base class starts that loop's thread before __post_init__, so
+        # the event has to exist first.
         self._wake = threading.Event()
+        super().__init__(workflow, logger)
+
+    def __post_init__(self):
         self._closed = False
         self.connection: DaskConnection | None = None
 
@@ -122,9 +127,14 @@ class Executor(RemoteExecutor):
                 yield job_info
                 continue
 
-            # Future.result blocks on the client's event loop, which runs in
-            # another thread; this loop must not block on it.
-            outcome = await asyncio.to_thread(read_outcome, future)
+            try:
+                # Future.result blocks on the client's event loop, which runs
+                # in another thread; this loop must not block on it.
+                outcome = await asyncio.to_thread(read_outcome, future)
+            except Exception as error:
+                # Anything raised here would end Snakemake's status thread
+                # and leave the run waiting forever, so it fails the job.
+                outcome = {"status": "unreadable", "error": repr(error)}
             future.release()
             message = describe_failure(job_info, outcome)
             if message is None:

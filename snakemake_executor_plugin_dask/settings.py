@@ -51,7 +51,7 @@ class ExecutorSettings(ExecutorSettingsBase):
         default=None,
         metadata={
             "type": int,
-            "help": "Worker processes of the local cluster started when no "
+            "help": "Workers of the local cluster started when no "
             "scheduler is named. Default: the number of CPUs.",
         },
     )
@@ -60,6 +60,15 @@ class ExecutorSettings(ExecutorSettingsBase):
         metadata={
             "help": "Threads per worker of the local cluster. Each thread runs "
             "one Snakemake job at a time.",
+        },
+    )
+    local_processes: bool = field(
+        default=False,
+        metadata={
+            "help": "Run the local cluster's workers as separate processes "
+            "instead of threads of the Snakemake process. Every job runs in "
+            "its own process either way, so worker processes only add start-up "
+            "time.",
         },
     )
     local_dashboard_port: int | None = field(

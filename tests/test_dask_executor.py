@@ -125,21 +125,29 @@ def test_settings_out_of_range_rejected(settings):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dashboard_port", [None, 0])
-def test_local_cluster_sockets_on_loopback(no_scheduler_variables, dashboard_port):
-    settings = ExecutorSettings(local_workers=2, local_dashboard_port=dashboard_port)
+@pytest.mark.parametrize(
+    "processes, dashboard_port", [(False, None), (True, None), (True, 0)]
+)
+def test_local_cluster_sockets_on_loopback(
+    no_scheduler_variables, processes, dashboard_port
+):
+    settings = ExecutorSettings(
+        local_workers=2,
+        local_processes=processes,
+        local_dashboard_port=dashboard_port,
+    )
     connection = connect(settings)
     try:
-        processes = [psutil.Process(), *psutil.Process().children(recursive=True)]
+        members = [psutil.Process(), *psutil.Process().children(recursive=True)]
         sockets = [
-            (process.pid, conn.laddr)
-            for process in processes
-            for conn in process.net_connections(kind="inet")
+            (member.pid, conn.laddr)
+            for member in members
+            for conn in member.net_connections(kind="inet")
         ]
         listening = [
             conn
-            for process in processes
-            for conn in process.net_connections(kind="inet")
+            for member in members
+            for conn in member.net_connections(kind="inet")
             if conn.status == psutil.CONN_LISTEN
         ]
         worker_count = len(connection.client.scheduler_info()["workers"])
@@ -147,9 +155,9 @@ def test_local_cluster_sockets_on_loopback(no_scheduler_variables, dashboard_por
         connection.close()
 
     assert worker_count == 2
-    # Scheduler and its HTTP server, one nanny and one worker per worker
-    # process, and each worker's HTTP server.
-    assert len(listening) >= 2 + 2 * 2
+    # The scheduler and its HTTP server, then per worker its listener and
+    # HTTP server, and with processes also a nanny.
+    assert len(listening) >= 2 + 2 * (3 if processes else 2)
     off_loopback = [(pid, laddr) for pid, laddr in sockets if laddr.ip != LOOPBACK]
     assert off_loopback == []
 
