@@ -18,16 +18,16 @@ from .cluster import DaskConnection, connect
 from .settings import check_settings
 from .worker import check_workdir, run_job_command, terminate_jobs
 
-# Seconds between looks at whether a task finished; a finished task is seen
-# this much later at most.
+# Seconds between checks for finished tasks, so a finished task is seen at
+# most this much later.
 WAKE_POLL_SECONDS = 0.05
 
 
 class Executor(RemoteExecutor):
     """Runs each job's Snakemake command with subprocess on a Dask worker.
 
-    A job occupies one worker thread whatever its ``threads``: Dask reserves
-    no cores, so size the workers' threads to the jobs you run. Workers must
+    A job occupies one worker thread whatever its ``threads`` because Dask
+    reserves no cores, so size the workers' threads to the jobs you run. Workers must
     see the working directory at the same path (a shared file system).
     """
 
@@ -129,7 +129,7 @@ class Executor(RemoteExecutor):
 
             try:
                 # Future.result blocks on the client's event loop, which runs
-                # in another thread; this loop must not block on it.
+                # in another thread. This loop must not block on it.
                 outcome = await asyncio.to_thread(read_outcome, future)
             except Exception as error:
                 # Anything raised here would end Snakemake's status thread
@@ -143,9 +143,9 @@ class Executor(RemoteExecutor):
                 self.report_job_error(job_info, msg=message)
 
     async def sleep(self):
-        # Polls the event instead of waiting for it in a thread: the default
-        # executor's threads are joined at exit, which would delay the exit
-        # of a failed run by up to the whole interval.
+        # Polls the event instead of waiting for it in a thread, because the
+        # default executor's threads are joined at exit, which would delay the
+        # exit of a failed run by up to the whole interval.
         interval = self.next_seconds_between_status_checks
         deadline = time.monotonic() + interval
         while True:

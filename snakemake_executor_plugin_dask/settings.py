@@ -7,12 +7,12 @@ from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.settings import ExecutorSettingsBase
 
 # Connecting gives up after this many seconds at most, so a scheduler that
-# does not answer fails the run quickly instead of leaving it waiting.
+# does not respond fails the run quickly instead of leaving it waiting.
 MAX_CONNECT_TIMEOUT = 30
 
 # Checked in this order when no address is given on the command line or in
 # the profile. DASK_SCHEDULER_ADDRESS is Dask's own variable (the config key
-# "scheduler-address"); INSTANT_DASK_SCHEDULER is the name INDW's settings use.
+# "scheduler-address"). INSTANT_DASK_SCHEDULER is the name INDW's settings use.
 ADDRESS_VARIABLES = ("INSTANT_DASK_SCHEDULER", "DASK_SCHEDULER_ADDRESS")
 
 
