@@ -125,9 +125,7 @@ def test_settings_out_of_range_rejected(settings):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "processes, dashboard_port", [(False, None), (True, None), (True, 0)]
-)
+@pytest.mark.parametrize("processes, dashboard_port", [(False, None), (True, 0)])
 def test_local_cluster_sockets_on_loopback(
     no_scheduler_variables, processes, dashboard_port
 ):
