@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import distributed
 import psutil
 import pytest
 from conftest import (
@@ -30,8 +31,6 @@ from snakemake_executor_plugin_dask.settings import (
     check_settings,
 )
 from snakemake_executor_plugin_dask.worker import check_workdir
-
-distributed = pytest.importorskip("distributed")
 
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 LOOPBACK = "127.0.0.1"
