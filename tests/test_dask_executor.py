@@ -29,6 +29,7 @@ from snakemake_executor_plugin_dask.settings import (
     ADDRESS_VARIABLES,
     ExecutorSettings,
     check_settings,
+    scheduler_address,
 )
 from snakemake_executor_plugin_dask.worker import check_workdir
 
@@ -123,6 +124,19 @@ def test_settings_out_of_range_rejected(settings):
         check_settings(settings)
 
 
+def test_scheduler_address_precedence(monkeypatch):
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:1")
+    monkeypatch.setenv("INSTANT_DASK_SCHEDULER", "tcp://127.0.0.1:2")
+    flag = ExecutorSettings(scheduler_address="tcp://127.0.0.1:3")
+    scheduler_file = ExecutorSettings(scheduler_file="scheduler.json")
+
+    assert scheduler_address(flag) == "tcp://127.0.0.1:3"
+    assert scheduler_address(scheduler_file) is None
+    assert scheduler_address(ExecutorSettings()) == "tcp://127.0.0.1:2"
+    monkeypatch.delenv("INSTANT_DASK_SCHEDULER")
+    assert scheduler_address(ExecutorSettings()) == "tcp://127.0.0.1:1"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("processes, dashboard_port", [(False, None), (True, 0)])
 def test_local_cluster_sockets_on_loopback(
@@ -213,6 +227,36 @@ def test_profile_matches_local_hash(tmp_path, small_corpus, reference_hash):
         path.name for path in (workdir / ".snakemake" / "dask").rglob("*.log")
     )
     assert any(name.startswith("group-clean_shards") for name in logs), logs
+
+
+@pytest.mark.slow
+def test_failed_job_reports_status_and_log(tmp_path, no_scheduler_variables):
+    (tmp_path / "Snakefile").write_text(
+        'rule fail:\n    output: "out.txt"\n'
+        '    shell: "echo reason-for-failure >&2; exit 3"\n'
+    )
+    result = subprocess.run(
+        [
+            str(SNAKEMAKE),
+            "--executor",
+            "dask",
+            "--jobs",
+            "1",
+            "--dask-local-workers",
+            "1",
+        ],
+        cwd=tmp_path,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+
+    assert result.returncode != 0
+    assert "exited with status 1" in output
+    assert "reason-for-failure" in output
+    assert str(tmp_path / ".snakemake" / "dask") in output
 
 
 def descendants(pid: int) -> list[psutil.Process]:
