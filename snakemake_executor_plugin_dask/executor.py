@@ -27,8 +27,9 @@ class Executor(RemoteExecutor):
     """Runs each job's Snakemake command with subprocess on a Dask worker.
 
     A job occupies one worker thread whatever its ``threads`` because Dask
-    reserves no cores, so size the workers' threads to the jobs you run. Workers must
-    see the working directory at the same path (a shared file system).
+    reserves no cores, so size the workers' threads to the jobs you run.
+    Workers must see the working directory at the same path (a shared file
+    system).
     """
 
     def __init__(self, workflow, logger):
@@ -54,10 +55,10 @@ class Executor(RemoteExecutor):
         self.token = secrets.token_hex(16)
         self.marker.write_text(self.token)
 
-        self.connection = connect(settings)
-        self.client = self.connection.client
-        self.logger.info(f"Dask executor: {self.connection.description}")
         try:
+            self.connection = connect(settings)
+            self.client = self.connection.client
+            self.logger.info(f"Dask executor: {self.connection.description}")
             self.check_workers()
         except BaseException:
             self.close()
@@ -87,8 +88,8 @@ class Executor(RemoteExecutor):
             )
         if not problems:
             self.logger.warning(
-                "The Dask scheduler has no workers yet; jobs wait until a worker "
-                "joins. Start workers with: dask worker ADDRESS"
+                "The Dask scheduler has no workers yet, so jobs wait until a "
+                "worker joins. Start workers with: dask worker ADDRESS"
             )
 
     def task_key(self, job: JobExecutorInterface) -> str:

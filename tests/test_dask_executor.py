@@ -210,6 +210,7 @@ def test_unreachable_scheduler_fails_fast(tmp_path, small_corpus):
     assert process.returncode != 0
     assert f"could not connect to Dask scheduler at {address} within 3 s" in output
     assert not (tmp_path / "run" / "results" / "merged.xxh128").exists()
+    assert list((tmp_path / "run" / ".snakemake").rglob("workdir-check")) == []
 
 
 @pytest.mark.slow
