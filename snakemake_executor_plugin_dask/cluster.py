@@ -13,7 +13,7 @@ from .settings import ADDRESS_VARIABLES, ExecutorSettings, scheduler_address
 
 LOCAL_HOST = "127.0.0.1"
 
-# The distributed package logs every worker start and stop at INFO; a
+# The distributed package logs every worker start and stop at INFO, and a
 # Snakemake run shows only its warnings.
 CLUSTER_LOG_LEVEL = logging.WARNING
 
@@ -46,7 +46,7 @@ def import_distributed():
 def connect(settings: ExecutorSettings) -> DaskConnection:
     """Return a connection to the configured scheduler or a new local cluster.
 
-    Raises WorkflowError when the scheduler does not answer within
+    Raises WorkflowError when the connection fails or does not succeed within
     ``settings.connect_timeout`` seconds.
     """
     distributed = import_distributed()
@@ -69,8 +69,8 @@ def connect(settings: ExecutorSettings) -> DaskConnection:
         )
     except (OSError, TimeoutError, ValueError) as error:
         raise WorkflowError(
-            f"{target} did not answer within {timeout} s ({error}). Check that "
-            "the scheduler runs and the address is right, raise "
+            f"could not connect to {target} within {timeout} s ({error}). Check "
+            "that the scheduler runs and the address is right, raise "
             "--dask-connect-timeout (at most 30 s), or unset "
             f"{' and '.join(ADDRESS_VARIABLES)} to run on a local cluster."
         ) from None
@@ -78,7 +78,7 @@ def connect(settings: ExecutorSettings) -> DaskConnection:
 
 
 def start_local_cluster(distributed, settings: ExecutorSettings) -> DaskConnection:
-    """Start worker processes on this machine; every socket on 127.0.0.1."""
+    """Start workers on this machine with every socket bound to 127.0.0.1."""
     workers = settings.local_workers or os.cpu_count() or 1
     dashboard = settings.local_dashboard_port is not None
     # The scheduler serves /health and /metrics over HTTP even without the
@@ -89,7 +89,10 @@ def start_local_cluster(distributed, settings: ExecutorSettings) -> DaskConnecti
     cluster = distributed.LocalCluster(
         n_workers=workers,
         threads_per_worker=settings.local_threads_per_worker,
-        processes=True,
+        processes=settings.local_processes,
+        # Without it, a cluster of threads would use in-process transport.
+        # TCP makes both kinds of cluster behave the same.
+        protocol="tcp://",
         host=LOCAL_HOST,
         scheduler_port=0,
         dashboard_address=http_address if dashboard else None,
@@ -103,9 +106,10 @@ def start_local_cluster(distributed, settings: ExecutorSettings) -> DaskConnecti
         cluster.close()
         raise
 
+    kind = "processes" if settings.local_processes else "threads"
     description = (
         f"local Dask cluster at {cluster.scheduler_address} with {workers} "
-        f"workers of {settings.local_threads_per_worker} threads"
+        f"workers ({kind}) of {settings.local_threads_per_worker} threads"
     )
     if dashboard:
         description += f", dashboard {cluster.dashboard_link}"

@@ -18,23 +18,29 @@ from .cluster import DaskConnection, connect
 from .settings import check_settings
 from .worker import check_workdir, run_job_command, terminate_jobs
 
-# Seconds between looks at whether a task finished; a finished task is seen
-# this much later at most.
+# Seconds between checks for finished tasks, so a finished task is seen at
+# most this much later.
 WAKE_POLL_SECONDS = 0.05
 
 
 class Executor(RemoteExecutor):
     """Runs each job's Snakemake command with subprocess on a Dask worker.
 
-    A job occupies one worker thread whatever its ``threads``: Dask reserves
-    no cores, so size the workers' threads to the jobs you run. Workers must
-    see the working directory at the same path (a shared file system).
+    A job occupies one worker thread whatever its ``threads`` because Dask
+    reserves no cores, so size the workers' threads to the jobs you run.
+    Workers must see the working directory at the same path (a shared file
+    system).
     """
 
-    def __post_init__(self):
+    def __init__(self, workflow, logger):
         # Set by every finished task and by shutdown, so the status loop
         # wakes at once instead of after --seconds-between-status-checks.
+        # The base class starts that loop's thread before __post_init__, so
+        # the event has to exist first.
         self._wake = threading.Event()
+        super().__init__(workflow, logger)
+
+    def __post_init__(self):
         self._closed = False
         self.connection: DaskConnection | None = None
 
@@ -49,10 +55,10 @@ class Executor(RemoteExecutor):
         self.token = secrets.token_hex(16)
         self.marker.write_text(self.token)
 
-        self.connection = connect(settings)
-        self.client = self.connection.client
-        self.logger.info(f"Dask executor: {self.connection.description}")
         try:
+            self.connection = connect(settings)
+            self.client = self.connection.client
+            self.logger.info(f"Dask executor: {self.connection.description}")
             self.check_workers()
         except BaseException:
             self.close()
@@ -82,8 +88,8 @@ class Executor(RemoteExecutor):
             )
         if not problems:
             self.logger.warning(
-                "The Dask scheduler has no workers yet; jobs wait until a worker "
-                "joins. Start workers with: dask worker ADDRESS"
+                "The Dask scheduler has no workers yet, so jobs wait until a "
+                "worker joins. Start workers with: dask worker ADDRESS"
             )
 
     def task_key(self, job: JobExecutorInterface) -> str:
@@ -122,9 +128,14 @@ class Executor(RemoteExecutor):
                 yield job_info
                 continue
 
-            # Future.result blocks on the client's event loop, which runs in
-            # another thread; this loop must not block on it.
-            outcome = await asyncio.to_thread(read_outcome, future)
+            try:
+                # Future.result blocks on the client's event loop, which runs
+                # in another thread. This loop must not block on it.
+                outcome = await asyncio.to_thread(read_outcome, future)
+            except Exception as error:
+                # Anything raised here would end Snakemake's status thread
+                # and leave the run waiting forever, so it fails the job.
+                outcome = {"status": "unreadable", "error": repr(error)}
             future.release()
             message = describe_failure(job_info, outcome)
             if message is None:
@@ -133,9 +144,9 @@ class Executor(RemoteExecutor):
                 self.report_job_error(job_info, msg=message)
 
     async def sleep(self):
-        # Polls the event instead of waiting for it in a thread: the default
-        # executor's threads are joined at exit, which would delay the exit
-        # of a failed run by up to the whole interval.
+        # Polls the event instead of waiting for it in a thread, because the
+        # default executor's threads are joined at exit, which would delay the
+        # exit of a failed run by up to the whole interval.
         interval = self.next_seconds_between_status_checks
         deadline = time.monotonic() + interval
         while True:

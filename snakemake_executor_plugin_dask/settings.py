@@ -7,12 +7,12 @@ from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.settings import ExecutorSettingsBase
 
 # Connecting gives up after this many seconds at most, so a scheduler that
-# does not answer fails the run quickly instead of leaving it waiting.
+# does not respond fails the run quickly instead of leaving it waiting.
 MAX_CONNECT_TIMEOUT = 30
 
 # Checked in this order when no address is given on the command line or in
 # the profile. DASK_SCHEDULER_ADDRESS is Dask's own variable (the config key
-# "scheduler-address"); INSTANT_DASK_SCHEDULER is the name INDW's settings use.
+# "scheduler-address"). INSTANT_DASK_SCHEDULER is the name INDW's settings use.
 ADDRESS_VARIABLES = ("INSTANT_DASK_SCHEDULER", "DASK_SCHEDULER_ADDRESS")
 
 
@@ -51,7 +51,7 @@ class ExecutorSettings(ExecutorSettingsBase):
         default=None,
         metadata={
             "type": int,
-            "help": "Worker processes of the local cluster started when no "
+            "help": "Workers of the local cluster started when no "
             "scheduler is named. Default: the number of CPUs.",
         },
     )
@@ -60,6 +60,15 @@ class ExecutorSettings(ExecutorSettingsBase):
         metadata={
             "help": "Threads per worker of the local cluster. Each thread runs "
             "one Snakemake job at a time.",
+        },
+    )
+    local_processes: bool = field(
+        default=False,
+        metadata={
+            "help": "Run the local cluster's workers as separate processes "
+            "instead of threads of the Snakemake process. Every job runs in "
+            "its own process either way, so worker processes only add start-up "
+            "time.",
         },
     )
     local_dashboard_port: int | None = field(

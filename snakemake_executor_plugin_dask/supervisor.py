@@ -4,11 +4,12 @@ A Dask worker runs this file as a script (stdlib only, so it starts fast):
 
     python supervisor.py WORKER_PID COMMAND
 
-The command runs under ``sh -c`` in a new process group. When this process
-receives SIGTERM, SIGINT or SIGHUP, or when the worker that started it dies
-(Linux: the parent-death signal), it terminates that group, so a killed
-worker never leaves a Snakemake job running that the retried task would race
-with. The exit status is the command's, or 128 plus the signal number.
+The command runs under ``sh -c`` in a new process group. This process
+terminates that group when it receives SIGTERM, SIGINT or SIGHUP, and on
+Linux also when the worker that started it dies (the parent-death signal).
+So a killed worker leaves no Snakemake job running that the retried task
+would race with. The exit status is the command's, or 128 plus the signal
+number.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def check_workdir(workdir: str, marker: str, token: str) -> str | None:
     """Return why this worker cannot use ``workdir``, or None if it can.
 
     The submitting machine wrote ``token`` into the file ``marker`` inside
-    ``workdir``; reading it back proves that both see the same file system,
+    ``workdir``. Reading it back proves that both see the same file system,
     not merely a folder of the same name.
     """
     host = socket.gethostname()
@@ -106,7 +106,7 @@ def run_job_command(
 
 
 def terminate_jobs(keys: list[str]) -> list[str]:
-    """Send SIGTERM to the supervisors of ``keys``; return the keys stopped."""
+    """Send SIGTERM to the supervisors of ``keys`` and return the keys stopped."""
     stopped = []
     with _running_lock:
         processes = [(key, _running.get(key)) for key in keys]

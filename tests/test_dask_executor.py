@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import distributed
 import psutil
 import pytest
 from conftest import (
@@ -28,10 +29,9 @@ from snakemake_executor_plugin_dask.settings import (
     ADDRESS_VARIABLES,
     ExecutorSettings,
     check_settings,
+    scheduler_address,
 )
 from snakemake_executor_plugin_dask.worker import check_workdir
-
-distributed = pytest.importorskip("distributed")
 
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 LOOPBACK = "127.0.0.1"
@@ -124,22 +124,41 @@ def test_settings_out_of_range_rejected(settings):
         check_settings(settings)
 
 
+def test_scheduler_address_precedence(monkeypatch):
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:1")
+    monkeypatch.setenv("INSTANT_DASK_SCHEDULER", "tcp://127.0.0.1:2")
+    flag = ExecutorSettings(scheduler_address="tcp://127.0.0.1:3")
+    scheduler_file = ExecutorSettings(scheduler_file="scheduler.json")
+
+    assert scheduler_address(flag) == "tcp://127.0.0.1:3"
+    assert scheduler_address(scheduler_file) is None
+    assert scheduler_address(ExecutorSettings()) == "tcp://127.0.0.1:2"
+    monkeypatch.delenv("INSTANT_DASK_SCHEDULER")
+    assert scheduler_address(ExecutorSettings()) == "tcp://127.0.0.1:1"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("dashboard_port", [None, 0])
-def test_local_cluster_sockets_on_loopback(no_scheduler_variables, dashboard_port):
-    settings = ExecutorSettings(local_workers=2, local_dashboard_port=dashboard_port)
+@pytest.mark.parametrize("processes, dashboard_port", [(False, None), (True, 0)])
+def test_local_cluster_sockets_on_loopback(
+    no_scheduler_variables, processes, dashboard_port
+):
+    settings = ExecutorSettings(
+        local_workers=2,
+        local_processes=processes,
+        local_dashboard_port=dashboard_port,
+    )
     connection = connect(settings)
     try:
-        processes = [psutil.Process(), *psutil.Process().children(recursive=True)]
+        members = [psutil.Process(), *psutil.Process().children(recursive=True)]
         sockets = [
-            (process.pid, conn.laddr)
-            for process in processes
-            for conn in process.net_connections(kind="inet")
+            (member.pid, conn.laddr)
+            for member in members
+            for conn in member.net_connections(kind="inet")
         ]
         listening = [
             conn
-            for process in processes
-            for conn in process.net_connections(kind="inet")
+            for member in members
+            for conn in member.net_connections(kind="inet")
             if conn.status == psutil.CONN_LISTEN
         ]
         worker_count = len(connection.client.scheduler_info()["workers"])
@@ -147,9 +166,9 @@ def test_local_cluster_sockets_on_loopback(no_scheduler_variables, dashboard_por
         connection.close()
 
     assert worker_count == 2
-    # Scheduler and its HTTP server, one nanny and one worker per worker
-    # process, and each worker's HTTP server.
-    assert len(listening) >= 2 + 2 * 2
+    # The scheduler and its HTTP server, then per worker its listener and
+    # HTTP server, and with processes also a nanny.
+    assert len(listening) >= 2 + 2 * (3 if processes else 2)
     off_loopback = [(pid, laddr) for pid, laddr in sockets if laddr.ip != LOOPBACK]
     assert off_loopback == []
 
@@ -189,8 +208,9 @@ def test_unreachable_scheduler_fails_fast(tmp_path, small_corpus):
     output, _ = process.communicate(timeout=60)
 
     assert process.returncode != 0
-    assert f"Dask scheduler at {address} did not answer within 3 s" in output
+    assert f"could not connect to Dask scheduler at {address} within 3 s" in output
     assert not (tmp_path / "run" / "results" / "merged.xxh128").exists()
+    assert list((tmp_path / "run" / ".snakemake").rglob("workdir-check")) == []
 
 
 @pytest.mark.slow
@@ -208,6 +228,36 @@ def test_profile_matches_local_hash(tmp_path, small_corpus, reference_hash):
         path.name for path in (workdir / ".snakemake" / "dask").rglob("*.log")
     )
     assert any(name.startswith("group-clean_shards") for name in logs), logs
+
+
+@pytest.mark.slow
+def test_failed_job_reports_status_and_log(tmp_path, no_scheduler_variables):
+    (tmp_path / "Snakefile").write_text(
+        'rule fail:\n    output: "out.txt"\n'
+        '    shell: "echo reason-for-failure >&2; exit 3"\n'
+    )
+    result = subprocess.run(
+        [
+            str(SNAKEMAKE),
+            "--executor",
+            "dask",
+            "--jobs",
+            "1",
+            "--dask-local-workers",
+            "1",
+        ],
+        cwd=tmp_path,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+
+    assert result.returncode != 0
+    assert "exited with status 1" in output
+    assert "reason-for-failure" in output
+    assert str(tmp_path / ".snakemake" / "dask") in output
 
 
 def descendants(pid: int) -> list[psutil.Process]:
