@@ -35,11 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from indw.runner import SHIPPED_CORPUS, SNAKEFILE
 from indw.shards import ShardReadError, iter_blocks
-
-REPOSITORY = Path(__file__).resolve().parent.parent
-SNAKEFILE = REPOSITORY / "Snakefile"
-SHIPPED_CORPUS = REPOSITORY / "data" / "corpus"
 
 # Run settings a caller's shell may hold; each run gets the defaults instead.
 RUN_SETTING_VARIABLES = (
