@@ -18,6 +18,7 @@ from pathlib import Path
 import zstandard
 
 from indw.runner import SHIPPED_CORPUS, WorkflowRunError, run_workflow
+from indw.settings import SettingsError, normalize_backend
 from indw.shards import iter_lines, list_shards, shard_name
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
     if args.copies < 1:
         log.error("--copies must be >= 1, not %d", args.copies)
         return 2
+    try:
+        backend = normalize_backend(args.backend, "--backend")
+    except SettingsError as error:
+        log.error("%s", error)
+        return 2
 
     with tempfile.TemporaryDirectory(prefix="indw-certify-") as scratch:
         workdir = args.workdir or Path(scratch)
@@ -81,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         hashes = {}
         for workers in (1, 2):
             env = {
-                "INSTANT_PIPELINE_BACKEND": args.backend,
+                "INSTANT_PIPELINE_BACKEND": backend,
                 "INSTANT_PIPELINE_WORKERS": str(workers),
             }
             try:

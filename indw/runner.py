@@ -90,8 +90,12 @@ def run_workflow(
         str(workdir),
         "--cores",
         str(cores),
+        # Errors must stay in the output, since a failed run's message
+        # quotes them; "all" would hide them as well.
         "--quiet",
-        "all",
+        "progress",
+        "rules",
+        "host",
         "--config",
         *config_args,
         *extra_args,
@@ -100,9 +104,27 @@ def run_workflow(
     result = subprocess.run(command, env=environment, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+        tail = (result.stdout + result.stderr).splitlines()[-30:]
+        details = "\n".join(tail + job_errors(workdir))
         raise WorkflowRunError(
             f"snakemake failed with exit status {result.returncode} in "
-            f"{workdir}:\n{tail}"
+            f"{workdir}:\n{details}"
         )
     return WorkflowRun(workdir, seconds)
+
+
+def job_errors(workdir: Path, limit: int = 10) -> list[str]:
+    """Return the ERROR lines of the job logs under ``workdir/logs``.
+
+    Snakemake's own output names a failed job's log but not its error, and
+    callers such as ``indw validate`` run in a folder that is removed
+    afterwards, so the error has to travel in the message.
+    """
+    errors = []
+    for log_path in sorted((workdir / "logs").rglob("*.log")):
+        for line in log_path.read_text(errors="replace").splitlines():
+            if " ERROR " in line:
+                errors.append(f"{log_path.relative_to(workdir)}: {line}")
+    if len(errors) > limit:
+        errors = errors[:limit] + [f"and {len(errors) - limit} more error lines"]
+    return errors

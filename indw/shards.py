@@ -14,6 +14,9 @@ import zstandard
 log = logging.getLogger(__name__)
 
 SHARD_SUFFIXES = (".jsonl.zst", ".jsonl.gz", ".jsonl")
+# Names that look like corpus data but are not read (upper case, .zstd,
+# .json.zst): the run warns about them, since they may be shards misnamed.
+LOOKALIKE_SUFFIXES = (".zst", ".zstd", ".gz", ".json", ".jsonl", ".ndjson")
 
 # zstd --long=31 writes frames whose window is 2 GiB; the decoder refuses
 # such frames unless it is told that it may allocate that much.
@@ -48,6 +51,10 @@ class Chunk:
     lines: list[bytes]
 
 
+def _has_shard_suffix(name: str) -> bool:
+    return any(name.endswith(s) and len(name) > len(s) for s in SHARD_SUFFIXES)
+
+
 def shard_name(path: Path | str) -> str:
     """Return the shard's name: its file name without the shard suffix."""
     name = Path(path).name
@@ -60,24 +67,49 @@ def shard_name(path: Path | str) -> str:
     )
 
 
+def _name_list(names: list[str], limit: int = 10) -> str:
+    shown = ", ".join(repr(name) for name in names[:limit])
+    if len(names) > limit:
+        shown += f" and {len(names) - limit} more"
+    return shown
+
+
 def list_shards(input_dir: Path | str) -> list[Path]:
     """List the shards of a corpus folder in global order: file name bytes order.
 
     Raises FileNotFoundError when the folder does not exist, and ValueError
-    when two files give the same shard name (``a.jsonl`` and ``a.jsonl.zst``)
-    or when a file name is not valid UTF-8 or contains a brace.
+    when two files give the same shard name (``a.jsonl`` and ``a.jsonl.zst``),
+    when a file name is not valid UTF-8 or contains a brace, or when a shard
+    name is not a regular file. Logs a warning naming the files it skips
+    whose names look like corpus data (``A.JSONL.ZST``, ``a.json.zst``).
     """
     folder = Path(input_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"input_dir {folder} is not a folder")
-    shards = [
-        path
-        for path in folder.iterdir()
-        if path.is_file()
-        and any(
-            path.name.endswith(s) and len(path.name) > len(s) for s in SHARD_SUFFIXES
+    shards = []
+    lookalikes = []
+    for path in folder.iterdir():
+        if not _has_shard_suffix(path.name):
+            if path.name.lower().endswith(LOOKALIKE_SUFFIXES):
+                lookalikes.append(path.name)
+            continue
+        # Skipping a shard that cannot be read would drop its documents
+        # without a trace, so a broken link or a folder stops the run.
+        if not path.is_file():
+            raise ValueError(
+                f"shard {path} is not a regular file (a broken symbolic link, "
+                "a folder or a pipe); restore the file or remove the name"
+            )
+        shards.append(path)
+    if lookalikes:
+        log.warning(
+            "input_dir %s: ignoring %d file(s) not named like a shard (%s): %s; "
+            "rename them to one of these suffixes to include them",
+            folder,
+            len(lookalikes),
+            ", ".join("*" + suffix for suffix in SHARD_SUFFIXES),
+            _name_list(sorted(lookalikes)),
         )
-    ]
     shards.sort(key=lambda p: p.name.encode("utf-8", "surrogateescape"))
     for path in shards:
         # The shard name goes into JSON outputs and the manifest, which hold

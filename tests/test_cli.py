@@ -49,6 +49,22 @@ def test_validate_missing_corpus_is_usage_error(tmp_path):
     assert "not found" in result.stderr
 
 
+def test_validate_failure_names_damaged_shard(corpus):
+    damaged = corpus / "b.jsonl.zst"
+    damaged.write_bytes(damaged.read_bytes()[:-20])
+    result = indw("validate", "--input", str(corpus))
+    assert result.returncode == 1
+    assert "cannot read shard" in result.stderr
+    assert str(damaged) in result.stderr
+
+
+def test_certify_bad_backend_is_usage_error(corpus):
+    result = indw("certify", "--input", str(corpus), "--backend", "nope")
+    assert result.returncode == 2
+    assert "--backend='nope' is not a valid backend" in result.stderr
+    assert "scale corpus" not in result.stdout
+
+
 def test_certify_compares_one_and_two_workers(corpus):
     result = indw("certify", "--input", str(corpus), "--copies", "1")
     assert result.returncode == 0, result.stdout + result.stderr

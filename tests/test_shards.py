@@ -1,4 +1,6 @@
 import gzip
+import logging
+import os
 
 import pytest
 import zstandard
@@ -101,3 +103,35 @@ def test_chunks_cover_lines_in_order(tmp_path, chunk_size):
     for chunk in chunks:
         assert len(chunk.lines) <= chunk_size
         assert chunk.first_line == chunk.index * chunk_size + 1
+
+
+@pytest.mark.parametrize("kind", ["broken_link", "folder", "pipe"])
+def test_list_shards_rejects_unreadable_shard_name(tmp_path, kind):
+    (tmp_path / "a.jsonl.zst").write_bytes(b"")
+    not_a_file = tmp_path / "b.jsonl.zst"
+    if kind == "broken_link":
+        not_a_file.symlink_to(tmp_path / "missing.jsonl.zst")
+    elif kind == "folder":
+        not_a_file.mkdir()
+    else:
+        os.mkfifo(not_a_file)
+    with pytest.raises(ValueError, match="b.jsonl.zst is not a regular file"):
+        list_shards(tmp_path)
+
+
+def test_list_shards_warns_about_misnamed_shards(tmp_path, caplog):
+    for name in [
+        "a.jsonl.zst",
+        "B.JSONL.ZST",
+        "c.json.zst",
+        "d.jsonl.zstd",
+        "notes.txt",
+    ]:
+        (tmp_path / name).write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="indw.shards"):
+        names = [path.name for path in list_shards(tmp_path)]
+    assert names == ["a.jsonl.zst"]
+    assert "ignoring 3 file(s)" in caplog.text
+    for name in ["B.JSONL.ZST", "c.json.zst", "d.jsonl.zstd"]:
+        assert repr(name) in caplog.text
+    assert "notes.txt" not in caplog.text
