@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -212,8 +212,8 @@ def words_of(text: str, config: MinHashConfig) -> list[str]:
     return WHITESPACE_CHARACTER.split(text)
 
 
-def shingles(text: str, config: MinHashConfig) -> list[str]:
-    """Return the word shingles of a text, in text order, repeats included.
+def iter_shingles(text: str, config: MinHashConfig) -> Iterator[str]:
+    """Yield the word shingles of a text, in text order, repeats included.
 
     A text with fewer words than ``shingle_size`` has one shingle: all of its
     words (the empty string when it has none), so short texts still compare.
@@ -221,18 +221,32 @@ def shingles(text: str, config: MinHashConfig) -> list[str]:
     words = words_of(simplify_text(text, config), config)
     size = config.shingle_size
     if len(words) < size:
-        return [" ".join(words)]
-    return [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
+        yield " ".join(words)
+        return
+    for start in range(len(words) - size + 1):
+        yield " ".join(words[start : start + size])
+
+
+def shingles(text: str, config: MinHashConfig) -> list[str]:
+    """Return the word shingles of a text as a list (see ``iter_shingles``)."""
+    return list(iter_shingles(text, config))
 
 
 def shingle_hashes(text: str, config: MinHashConfig) -> np.ndarray:
-    """Return the distinct 64-bit xxh3 hashes of a text's shingles, sorted."""
+    """Return the distinct 64-bit xxh3 hashes of a text's shingles, sorted.
+
+    The shingles are hashed as they are made, so a huge document costs its
+    word list and 8 bytes a shingle, not a string a shingle.
+    """
     seed = config.seed
-    hashes = [
-        xxhash.xxh3_64_intdigest(shingle.encode("utf-8"), seed=seed)
-        for shingle in shingles(text, config)
-    ]
-    return np.unique(np.array(hashes, dtype=np.uint64))
+    hashes = np.fromiter(
+        (
+            xxhash.xxh3_64_intdigest(shingle.encode("utf-8"), seed=seed)
+            for shingle in iter_shingles(text, config)
+        ),
+        dtype=np.uint64,
+    )
+    return np.unique(hashes)
 
 
 @functools.cache
