@@ -1,0 +1,728 @@
+"""Compare INDW's quality gates with datatrove's filters on the same corpus.
+
+Both sides read the same zstd shards with the same number of worker
+processes, one after the other in one invocation, and apply the same rules
+with the same thresholds: Gopher repetition, Gopher quality, C4 quality and
+FineWeb quality, in INDW's configured order. The script prints documents
+per second and MB/s of text for each side and their ratio, then how far
+the two kept sets agree, rule by rule, with a real example of each kind of
+difference. The figures also go to a JSON file.
+
+datatrove runs in its own virtual environment, ``benchmarks/.venv-datatrove``,
+which ``--setup`` creates; it is never a dependency of INDW or its tests.
+
+    .venv/bin/python benchmarks/bench_gates_datatrove.py --setup
+    .venv/bin/python benchmarks/bench_gates_datatrove.py --limit-mb 5
+    .venv/bin/python benchmarks/bench_gates_datatrove.py
+
+INDW's side calls ``indw.gates.apply_gates`` in worker processes that read
+the shards with INDW's own reader (``indw.shards.iter_lines`` and
+``indw.records.parse_record``), not the whole ``indw clean-shard`` path:
+that path also normalizes, computes dedup keys and MinHash signatures and
+writes outputs, work datatrove's filters do not do, so its time would not
+measure the gates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+import zstandard
+
+from indw.records import Rejection, parse_record
+from indw.shards import iter_lines, list_shards
+
+LOG = logging.getLogger("bench_gates_datatrove")
+
+ROOT = Path(__file__).resolve().parent.parent
+DATATROVE_VENV = ROOT / "benchmarks" / ".venv-datatrove"
+DATATROVE_SIDE = ROOT / "benchmarks" / "gates_datatrove_side.py"
+DEFAULT_CORPUS = ROOT / "benchmarks" / "data" / "bench"
+DEFAULT_WORK = ROOT / "benchmarks" / "data" / "gates-run"
+DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
+MB = 1_000_000
+
+# datatrove 0.10 loads spaCy's blank English pipeline (rule-based tokenizer
+# plus sentencizer, no trained model) for its English word and sentence
+# splitting; it imports ``regex`` for its text utilities and reads zstd
+# JSON Lines with ``zstandard`` and ``orjson``.
+DATATROVE_REQUIREMENTS = (
+    "datatrove>=0.10,<0.11",
+    "spacy>=3.7,<4",
+    "regex",
+    "zstandard",
+    "orjson",
+)
+
+# datatrove's drop reasons by INDW's name for the same rule. INDW's names
+# are the reference in the report, so every per-rule row has one name.
+DATATROVE_TO_INDW = {
+    "gopher_short_doc": "gopher_word_count",
+    "gopher_long_doc": "gopher_word_count",
+    "gopher_below_avg_threshold": "gopher_mean_word_length",
+    "gopher_above_avg_threshold": "gopher_mean_word_length",
+    "gopher_too_many_hashes": "gopher_hash_ratio",
+    "gopher_too_many_ellipsis": "gopher_ellipsis_ratio",
+    "gopher_too_many_bullets": "gopher_bullet_lines",
+    "gopher_too_many_end_ellipsis": "gopher_ellipsis_lines",
+    "gopher_below_alpha_threshold": "gopher_alpha_words",
+    "gopher_enough_stop_words": "gopher_stop_words",
+    "dup_para_frac": "gopher_repetition_duplicate_paragraphs",
+    "dup_para_char_frac": "gopher_repetition_duplicate_paragraph_chars",
+    "dup_line_frac": "gopher_repetition_duplicate_lines",
+    "dup_line_char_frac": "gopher_repetition_duplicate_line_chars",
+    **{f"top_{n}_gram": f"gopher_repetition_top_{n}gram" for n in (2, 3, 4)},
+    **{
+        f"duplicated_{n}_n_grams": f"gopher_repetition_duplicate_{n}gram"
+        for n in range(5, 11)
+    },
+    "lorem_ipsum": "c4_lorem_ipsum",
+    "curly_bracket": "c4_curly_brace",
+    "too_few_sentences": "c4_too_few_sentences",
+    "line_punct_ratio": "fineweb_punctuation_lines",
+    "short_line_ratio": "fineweb_short_lines",
+    "char_dup_ratio": "fineweb_duplicate_line_chars",
+    "list_ratio": "fineweb_newlines_per_word",
+}
+# datatrove's Gopher repetition and FineWeb filters both drop an empty text
+# as "empty"; it keeps that name.
+
+# How many examples of each kind of difference go into the report.
+EXAMPLES_PER_KIND = 1
+# Characters of an example's text shown in the report.
+EXAMPLE_CHARS = 400
+
+
+def setup_datatrove(venv: Path) -> None:
+    """Create the datatrove virtual environment and install into it."""
+    if not (venv / "bin" / "python").exists():
+        LOG.info("creating %s", venv)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    LOG.info("installing %s", " ".join(DATATROVE_REQUIREMENTS))
+    subprocess.run([*pip, *DATATROVE_REQUIREMENTS], check=True)
+
+
+def ensure_corpus(corpus: Path) -> None:
+    """Build the benchmark corpus into ``corpus`` unless it has shards."""
+    if corpus.is_dir() and list(corpus.glob("*.jsonl.zst")):
+        return
+    LOG.info("building the benchmark corpus into %s", corpus)
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "build_corpus.py"),
+        "--bench",
+        str(corpus),
+    ]
+    subprocess.run(command, check=True)
+
+
+def make_slice(corpus: Path, limit_mb: float, folder: Path) -> Path:
+    """Write the first documents of every shard, ``limit_mb`` MB of text in all.
+
+    Every shard gives an equal share, so each worker still gets half the
+    shards. A slice already on disk for the same corpus and size is reused.
+    """
+    target = folder / f"slice-{limit_mb:g}mb"
+    marker = target / "SLICE.json"
+    stamp = {"corpus": str(corpus), "limit_mb": limit_mb}
+    if marker.exists() and json.loads(marker.read_text()) == stamp:
+        return target
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+
+    shards = list_shards(corpus)
+    share = limit_mb * MB / len(shards)
+    for shard in shards:
+        taken = 0
+        compressor = zstandard.ZstdCompressor(level=3)
+        with open(target / shard.name, "wb") as raw:
+            with compressor.stream_writer(raw) as writer:
+                for _, line in iter_lines(shard):
+                    if taken >= share:
+                        break
+                    record = json.loads(line)
+                    taken += len(record["text"].encode("utf-8"))
+                    writer.write(line + b"\n")
+    marker.write_text(json.dumps(stamp))
+    return target
+
+
+def measure_corpus(shards: list[Path]) -> dict:
+    """Count documents and UTF-8 bytes of text; map each id to its place."""
+    documents = 0
+    text_bytes = 0
+    order = {}
+    for shard_index, shard in enumerate(shards):
+        for line_number, line in iter_lines(shard):
+            record = parse_record(line)
+            if isinstance(record, Rejection):
+                continue
+            documents += 1
+            text_bytes += len(record["text"].encode("utf-8"))
+            order[str(record["id"])] = (shard_index, line_number)
+    return {"documents": documents, "text_bytes": text_bytes, "order": order}
+
+
+def comparison_settings(config_path: Path) -> dict:
+    """Return the gate settings both sides run: the config's, all switched on.
+
+    The ``gates`` section of an INDW config file goes through
+    ``GateConfig.from_mapping``, so every threshold the file leaves out takes
+    INDW's default, and the order becomes ``comparison_order``.
+    """
+    from indw.gates import GateConfig
+
+    config = yaml.safe_load(config_path.read_text())
+    mapping = dict(config.get("gates") or {})
+    mapping["enabled"] = True
+    settings = GateConfig.from_mapping(mapping).to_dict()
+    settings["order"] = comparison_order(settings["order"])
+    return settings
+
+
+# ---------------------------------------------------------------- INDW side
+
+
+def text_digest(text: str) -> str:
+    """Return a short digest of ``text``, the same as the datatrove side's."""
+    import hashlib
+
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def indw_task(rank: int, world: int, shards: list[str], output: str, gates) -> None:
+    """Apply INDW's gates to this rank's shards; write kept and dropped ids."""
+    from indw.gates import GateConfig, apply_gates
+
+    config = GateConfig.from_mapping(gates)
+    folder = Path(output)
+    kept_path = folder / f"kept-{rank:05d}.tsv"
+    dropped_path = folder / f"dropped-{rank:05d}.tsv"
+    with (
+        open(kept_path, "w", encoding="utf-8") as kept,
+        open(dropped_path, "w", encoding="utf-8") as dropped,
+    ):
+        for shard in shards[rank::world]:
+            for _, line in iter_lines(shard):
+                record = parse_record(line)
+                if isinstance(record, Rejection):
+                    continue
+                text, reason = apply_gates(record["text"], config)
+                if reason is None:
+                    kept.write(f"{record['id']}\t{text_digest(text)}\n")
+                else:
+                    dropped.write(f"{record['id']}\t{reason}\n")
+
+
+def run_indw(shards: list[Path], output: Path, workers: int, gates: dict) -> float:
+    """Run INDW's gates with ``workers`` processes; return the wall seconds."""
+    output.mkdir(parents=True, exist_ok=True)
+    names = [str(shard) for shard in shards]
+    context = multiprocessing.get_context("forkserver")
+
+    started = time.perf_counter()
+    processes = [
+        context.Process(
+            target=indw_task, args=(rank, workers, names, str(output), gates)
+        )
+        for rank in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    seconds = time.perf_counter() - started
+
+    failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"an INDW worker exited with status {failed[0]}")
+    return seconds
+
+
+# ----------------------------------------------------------- datatrove side
+
+
+def run_datatrove(
+    venv: Path, corpus: Path, output: Path, workers: int, filters: list
+) -> float:
+    """Run datatrove's filters in its own environment; return the wall seconds."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        raise SystemExit(
+            f"{python} does not exist; create it with "
+            "`python benchmarks/bench_gates_datatrove.py --setup`"
+        )
+    plan = {
+        "input_dir": str(corpus),
+        "output_dir": str(output),
+        "workers": workers,
+        "filters": filters,
+    }
+    log_path = output.parent / "datatrove.log"
+    output.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log:
+        result = subprocess.run(
+            [str(python), str(DATATROVE_SIDE)],
+            input=json.dumps(plan),
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"datatrove exited with status {result.returncode}; see {log_path}"
+        )
+    last = result.stdout.strip().splitlines()[-1]
+    return json.loads(last)["seconds"]
+
+
+# ------------------------------------------------------------------ report
+
+
+def read_outcomes(folder: Path) -> dict[str, tuple[bool, str]]:
+    """Map each id to (kept, digest) or (dropped, reason) from a side's files."""
+    outcomes = {}
+    for path in sorted(folder.glob("kept-*.tsv")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            doc_id, digest = line.rsplit("\t", 1)
+            outcomes[doc_id] = (True, digest)
+    for path in sorted(folder.glob("dropped-*.tsv")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            doc_id, reason = line.rsplit("\t", 1)
+            outcomes[doc_id] = (False, reason)
+    return outcomes
+
+
+def indw_rule(datatrove_reason: str) -> str:
+    """Name a datatrove drop reason by INDW's reason for the same rule."""
+    return DATATROVE_TO_INDW.get(datatrove_reason, datatrove_reason)
+
+
+def compare(indw: dict, datatrove: dict, order: dict) -> dict:
+    """Count agreement of the two sides' outcomes, overall and per rule."""
+    totals = Counter()
+    rules: dict[str, Counter] = {}
+    cases: dict[tuple, list[str]] = {}
+
+    def note(kind: tuple, doc_id: str) -> None:
+        cases.setdefault(kind, []).append(doc_id)
+
+    for doc_id in sorted(order, key=order.get):
+        indw_kept, indw_value = indw[doc_id]
+        dt_kept, dt_value = datatrove[doc_id]
+        if indw_kept and dt_kept:
+            totals["both_keep"] += 1
+            if indw_value == dt_value:
+                totals["both_keep_same_text"] += 1
+            else:
+                note(("both_keep_text_differs",), doc_id)
+            continue
+        dt_rule = None if dt_kept else indw_rule(dt_value)
+        if not indw_kept:
+            rules.setdefault(indw_value, Counter())["indw_drops"] += 1
+        if not dt_kept:
+            rules.setdefault(dt_rule, Counter())["datatrove_drops"] += 1
+        if not indw_kept and not dt_kept:
+            totals["both_drop"] += 1
+            if indw_value == dt_rule:
+                totals["both_drop_same_rule"] += 1
+                rules[dt_rule]["both_drop_for_it"] += 1
+            else:
+                rules[indw_value]["indw_drops_datatrove_names_another"] += 1
+                rules[dt_rule]["datatrove_drops_indw_names_another"] += 1
+                note(("different_rule", indw_value, dt_value), doc_id)
+        elif not indw_kept:
+            totals["only_indw_drops"] += 1
+            rules[indw_value]["only_indw_drops"] += 1
+            note(("only_indw_drops", indw_value), doc_id)
+        else:
+            totals["only_datatrove_drops"] += 1
+            rules[dt_rule]["only_datatrove_drops"] += 1
+            note(("only_datatrove_drops", dt_value), doc_id)
+
+    documents = len(order)
+    agreeing = totals["both_keep"] + totals["both_drop"]
+    totals["documents"] = documents
+    per_rule = [
+        {"rule": rule, **{key: counts[key] for key in RULE_COLUMNS}}
+        for rule, counts in sorted(
+            rules.items(),
+            key=lambda item: -max(item[1]["indw_drops"], item[1]["datatrove_drops"]),
+        )
+    ]
+    return {
+        "totals": dict(totals),
+        "kept_set_agreement": round(agreeing / documents, 4) if documents else None,
+        "per_rule": per_rule,
+        "cases": cases,
+    }
+
+
+RULE_COLUMNS = (
+    "datatrove_drops",
+    "indw_drops",
+    "both_drop_for_it",
+    "only_datatrove_drops",
+    "only_indw_drops",
+    "datatrove_drops_indw_names_another",
+    "indw_drops_datatrove_names_another",
+)
+
+
+def read_texts(shards: list[Path], wanted: set[str]) -> dict[str, str]:
+    """Return the input text of each id in ``wanted``."""
+    texts = {}
+    for shard in shards:
+        for _, line in iter_lines(shard):
+            record = parse_record(line)
+            if isinstance(record, Rejection):
+                continue
+            if str(record["id"]) in wanted:
+                texts[str(record["id"])] = record["text"]
+    return texts
+
+
+def pick_examples(cases: dict, limit: int) -> list[tuple[tuple, str]]:
+    """Take the first ``limit`` documents, in global order, of each kind."""
+    ordered = sorted(cases.items(), key=lambda item: -len(item[1]))
+    return [(kind, doc_id) for kind, ids in ordered for doc_id in ids[:limit]]
+
+
+def explain_examples(
+    examples: list, shards: list[Path], filters: list, gates: dict, venv: Path
+) -> list[dict]:
+    """Describe each example: both verdicts and datatrove's own measurements."""
+    from indw.gates import GateConfig, apply_gates
+
+    if not examples:
+        return []
+    texts = read_texts(shards, {doc_id for _, doc_id in examples})
+    plan = {"filters": filters, "texts": [texts[doc_id] for _, doc_id in examples]}
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), str(DATATROVE_SIDE)],
+        input=json.dumps(plan),
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    config = GateConfig.from_mapping(gates)
+    described = []
+    for (kind, doc_id), answer in zip(examples, answers, strict=True):
+        text = texts[doc_id]
+        indw_text, indw_reason = apply_gates(text, config)
+        entry = {
+            "kind": list(kind),
+            "id": doc_id,
+            "text_start": text[:EXAMPLE_CHARS],
+            "text_chars": len(text),
+            "indw_reason": indw_reason,
+            "datatrove_verdicts": answer["verdicts"],
+            "datatrove_measures": answer["gopher_stats_of_input"],
+        }
+        if indw_reason is None and answer["verdicts"].get("c4", "") is None:
+            entry["indw_text_after_gates"] = indw_text[:EXAMPLE_CHARS]
+            entry["datatrove_text_after_filters"] = answer["text_after_filters"][
+                :EXAMPLE_CHARS
+            ]
+        entry.update(indw_measures(text, kind))
+        described.append(entry)
+    return described
+
+
+def indw_measures(text: str, kind: tuple) -> dict:
+    """Measure ``text`` as INDW's gates do, where the gates module exposes it."""
+    return {}
+
+
+def throughput(seconds: float, corpus: dict) -> dict:
+    return {
+        "seconds": round(seconds, 2),
+        "documents_per_second": round(corpus["documents"] / seconds, 1),
+        "mb_per_second": round(corpus["text_bytes"] / MB / seconds, 3),
+    }
+
+
+def comparison_order(order: list[str]) -> list[str]:
+    """Return INDW's family order with C4 moved last.
+
+    datatrove's C4 filter rewrites the text that the filters after it see,
+    while every INDW family sees the input text. With C4 last both sides
+    check the same text with every family, and both record reasons in the
+    same order.
+    """
+    return [name for name in order if name != "c4"] + ["c4"] * ("c4" in order)
+
+
+def datatrove_filters(settings: dict) -> list:
+    """Return datatrove's filters with INDW's thresholds, in comparison order.
+
+    ``settings`` is ``GateConfig.to_dict()``. A threshold of None switches a
+    rule off in INDW; datatrove switches most rules off with a falsy value
+    and the rest with a bound no document reaches.
+    """
+    never = 1e18
+    filters = []
+    for name in settings["order"]:
+        family = settings[name]
+        if not family["enabled"]:
+            continue
+        if name == "gopher_repetition":
+            kwargs = {
+                "dup_para_frac": family["max_duplicate_paragraphs"],
+                "dup_para_char_frac": family["max_duplicate_paragraph_chars"],
+                "dup_line_frac": family["max_duplicate_lines"],
+                "dup_line_char_frac": family["max_duplicate_line_chars"],
+                "top_n_grams": [
+                    [n, family[f"max_top_{n}gram_chars"]]
+                    for n in (2, 3, 4)
+                    if family[f"max_top_{n}gram_chars"] is not None
+                ],
+                "dup_n_grams": [
+                    [n, family[f"max_duplicate_{n}gram_chars"]]
+                    for n in range(5, 11)
+                    if family[f"max_duplicate_{n}gram_chars"] is not None
+                ],
+            }
+        elif name == "gopher_quality":
+            if family["max_hash_ratio"] != family["max_ellipsis_ratio"]:
+                raise SystemExit(
+                    "datatrove has one threshold for both the hash and the "
+                    "ellipsis ratio; set gates.gopher_quality.max_hash_ratio "
+                    "and max_ellipsis_ratio to the same value to compare"
+                )
+            kwargs = {
+                "min_doc_words": family["min_words"],
+                "max_doc_words": family["max_words"],
+                "min_avg_word_length": family["min_mean_word_length"],
+                "max_avg_word_length": family["max_mean_word_length"],
+                "max_symbol_word_ratio": family["max_hash_ratio"],
+                "max_bullet_lines_ratio": family["max_bullet_lines"],
+                "max_ellipsis_lines_ratio": family["max_ellipsis_lines"],
+                "max_non_alpha_words_ratio": family["min_alpha_words"],
+                "min_stop_words": family["min_stop_words"],
+                "stop_words": list(family["stop_words"]),
+            }
+        elif name == "c4":
+            off = -1
+            kwargs = {
+                "split_paragraph": True,
+                "remove_citations": family["remove_citations"],
+                "filter_no_terminal_punct": family["require_terminal_punctuation"],
+                "min_num_sentences": family["min_sentences"] or off,
+                "min_words_per_line": family["min_words_per_line"] or off,
+                "max_word_length": family["max_word_length"] or off,
+                "filter_lorem_ipsum": family["drop_lorem_ipsum"],
+                "filter_javascript": family["remove_javascript_lines"],
+                "filter_curly_bracket": family["drop_curly_brace"],
+                "filter_policy": family["remove_policy_lines"],
+            }
+        else:
+            kwargs = {
+                "line_punct_thr": family["min_punctuation_lines"] or 0,
+                "short_line_thr": _or(family["max_short_lines"], never),
+                "short_line_length": family["short_line_length"],
+                "char_duplicates_ratio": _or(family["max_duplicate_line_chars"], never),
+                "new_line_ratio": _or(family["max_newlines_per_word"], never),
+            }
+        filters.append([name, kwargs])
+    return filters
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
+def run(args: argparse.Namespace) -> int:
+    corpus_dir = args.corpus.resolve()
+    ensure_corpus(corpus_dir)
+    if args.limit_mb:
+        corpus_dir = make_slice(corpus_dir, args.limit_mb, args.work.resolve())
+    shards = list_shards(corpus_dir)
+    corpus = measure_corpus(shards)
+    LOG.info(
+        "corpus %s: %d shards, %d documents, %.1f MB of text",
+        corpus_dir,
+        len(shards),
+        corpus["documents"],
+        corpus["text_bytes"] / MB,
+    )
+    gates = comparison_settings(args.config)
+    filters = datatrove_filters(gates)
+
+    work = args.work.resolve()
+    results = {}
+    if args.side in ("both", "datatrove"):
+        folder = work / "datatrove"
+        shutil.rmtree(folder, ignore_errors=True)
+        LOG.info("running datatrove with %d workers", args.workers)
+        seconds = run_datatrove(
+            DATATROVE_VENV, corpus_dir, folder, args.workers, filters
+        )
+        results["datatrove"] = throughput(seconds, corpus)
+        LOG.info("datatrove: %s", results["datatrove"])
+    if args.side in ("both", "indw"):
+        folder = work / "indw"
+        shutil.rmtree(folder, ignore_errors=True)
+        LOG.info("running INDW with %d workers", args.workers)
+        seconds = run_indw(shards, folder, args.workers, gates)
+        results["indw"] = throughput(seconds, corpus)
+        LOG.info("INDW: %s", results["indw"])
+    if args.side != "both":
+        return 0
+
+    ratio = (
+        results["indw"]["documents_per_second"]
+        / results["datatrove"]["documents_per_second"]
+    )
+    agreement = compare(
+        read_outcomes(work / "indw"), read_outcomes(work / "datatrove"), corpus["order"]
+    )
+    examples = pick_examples(agreement.pop("cases"), EXAMPLES_PER_KIND)
+    report = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": machine(),
+        "corpus": {
+            "folder": str(corpus_dir),
+            "shards": len(shards),
+            "documents": corpus["documents"],
+            "text_mb": round(corpus["text_bytes"] / MB, 1),
+        },
+        "workers": args.workers,
+        "gates": gates,
+        "datatrove_filters": filters,
+        "datatrove": results["datatrove"],
+        "indw": results["indw"],
+        "ratio": round(ratio, 2),
+        "agreement": agreement,
+        "examples": explain_examples(examples, shards, filters, gates, DATATROVE_VENV),
+    }
+    report_path = args.report or work / "report.json"
+    report_path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    print_report(report)
+    print(f"report written to {report_path}")
+    return 0
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def print_report(report: dict) -> None:
+    corpus = report["corpus"]
+    print()
+    print(
+        f"corpus: {corpus['documents']} documents, {corpus['text_mb']} MB of text, "
+        f"{corpus['shards']} shards; {report['workers']} workers each side"
+    )
+    print(f"{'side':<10} {'seconds':>9} {'docs/s':>10} {'MB/s':>8}")
+    for side in ("datatrove", "indw"):
+        row = report[side]
+        print(
+            f"{side:<10} {row['seconds']:>9} {row['documents_per_second']:>10} "
+            f"{row['mb_per_second']:>8}"
+        )
+    print(f"ratio INDW / datatrove (documents per second): {report['ratio']}")
+
+    totals = report["agreement"]["totals"]
+    print()
+    print(f"kept-set agreement: {report['agreement']['kept_set_agreement']}")
+    for key in (
+        "both_keep",
+        "both_keep_same_text",
+        "both_drop",
+        "both_drop_same_rule",
+        "only_indw_drops",
+        "only_datatrove_drops",
+    ):
+        print(f"  {key:<22} {totals.get(key, 0):>8}")
+    print()
+    header = ["dt", "indw", "both", "dt only", "indw only", "dt:other", "indw:other"]
+    print(f"{'rule':>28} " + " ".join(f"{h:>10}" for h in header))
+    for row in report["agreement"]["per_rule"]:
+        cells = [row["rule"][:28], *(row[key] for key in RULE_COLUMNS)]
+        print(f"{cells[0]:>28} " + " ".join(f"{c:>10}" for c in cells[1:]))
+    print()
+    for example in report["examples"]:
+        print(f"example {' '.join(example['kind'])}: {example['id']}")
+        print(
+            f"  INDW: {example['indw_reason']}; "
+            f"datatrove: {example['datatrove_verdicts']}"
+        )
+        print(f"  text: {example['text_start'][:160]!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--setup",
+        action="store_true",
+        help=f"create {DATATROVE_VENV.relative_to(ROOT)} and install datatrove",
+    )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=DEFAULT_CORPUS,
+        help="folder of *.jsonl.zst shards, built if missing (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--limit-mb",
+        type=float,
+        help="run on a slice of about this many MB of text, for trial runs",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="(default: 2)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help="INDW config whose gates section is compared (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=DEFAULT_WORK,
+        help="folder for both sides' outputs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="JSON report path (default: WORK/report.json)",
+    )
+    parser.add_argument(
+        "--side",
+        choices=("both", "datatrove", "indw"),
+        default="both",
+        help="run one side only, for trials (default: both)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+
+    if args.setup:
+        setup_datatrove(DATATROVE_VENV)
+        return 0
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

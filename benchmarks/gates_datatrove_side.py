@@ -1,0 +1,208 @@
+"""Run the datatrove side of the gates benchmark.
+
+This file runs under ``benchmarks/.venv-datatrove``, never under INDW's own
+environment: it imports datatrove and nothing from ``indw``.
+``bench_gates_datatrove.py`` starts it as a subprocess with a JSON plan on
+standard input and reads one JSON line of timings from standard output.
+
+The plan names the input folder, the output folder, the worker count and
+the filters in order, each with its keyword arguments. Each task writes
+``kept-RANK.tsv`` (id, digest of the text after line removals) and
+``dropped-FILTER-RANK.tsv`` (id, reason) into the output folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+from datatrove.executor import LocalPipelineExecutor
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.filters import (
+    C4QualityFilter,
+    FineWebQualityFilter,
+    GopherQualityFilter,
+    GopherRepetitionFilter,
+)
+from datatrove.pipeline.filters.gopher_quality_filter import STOP_WORDS
+from datatrove.pipeline.readers import JsonlReader
+
+FILTERS = {
+    "gopher_repetition": GopherRepetitionFilter,
+    "gopher_quality": GopherQualityFilter,
+    "c4": C4QualityFilter,
+    "fineweb": FineWebQualityFilter,
+}
+
+
+def text_digest(text: str) -> str:
+    """Return a short digest of ``text``; INDW's side computes the same one."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+class ReasonRecorder:
+    """Take a filter's dropped documents and write their id and reason.
+
+    It stands where datatrove expects an exclusion writer, so the dropped
+    set costs one short line per document rather than a copy of its text.
+    """
+
+    def __init__(self, folder: str, name: str) -> None:
+        self.folder = folder
+        self.name = name
+        self._handle = None
+
+    def __enter__(self) -> ReasonRecorder:
+        return self
+
+    def write(self, document, rank: int = 0) -> None:
+        if self._handle is None:
+            path = Path(self.folder) / f"dropped-{self.name}-{rank:05d}.tsv"
+            self._handle = open(path, "w", encoding="utf-8")
+        reason = document.metadata.get("filter_reason", self.name)
+        self._handle.write(f"{document.id}\t{reason}\n")
+
+    def __exit__(self, *exc_info) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+class KeptRecorder(PipelineStep):
+    """Write the id and text digest of every document that passed."""
+
+    name = "kept ids"
+    type = "WRITER"
+
+    def __init__(self, folder: str) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        path = Path(self.folder) / f"kept-{rank:05d}.tsv"
+        with open(path, "w", encoding="utf-8") as handle:
+            for document in data:
+                handle.write(f"{document.id}\t{text_digest(document.text)}\n")
+                self.stat_update("kept")
+                yield document
+
+
+def build_pipeline(plan: dict) -> list:
+    output = plan["output_dir"]
+    steps = [
+        JsonlReader(
+            plan["input_dir"],
+            glob_pattern="*.jsonl.zst",
+            compression="zstd",
+            recursive=False,
+            add_file_path=False,
+        )
+    ]
+    for name, kwargs in plan["filters"]:
+        filter_class = FILTERS[name]
+        recorder = ReasonRecorder(output, name)
+        steps.append(filter_class(exclusion_writer=recorder, **kwargs))
+    steps.append(KeptRecorder(output))
+    return steps
+
+
+def gopher_stats(text: str) -> dict:
+    """Measure a text the way datatrove's Gopher filters do."""
+    from datatrove.pipeline.filters.gopher_repetition_filter import (
+        find_all_duplicate,
+        find_duplicates,
+        find_top_duplicate,
+        get_n_grams,
+    )
+    from datatrove.utils.text import PUNCTUATION_SET, split_into_words
+
+    words = split_into_words(text)
+    content = [w for w in words if any(ch not in PUNCTUATION_SET for ch in w)]
+    lines = text.splitlines()
+    stats = {
+        "words": len(words),
+        "words_with_a_non_punctuation_character": len(content),
+        "first_words": words[:40],
+        "mean_word_length": sum(map(len, content)) / len(content) if content else 0,
+        "lines_by_splitlines": len(lines),
+        "lines_by_newline_runs": len(re.split("\n+", text)),
+        "alpha_word_share": (
+            sum(any(c.isalpha() for c in w) for w in words) / len(words) if words else 0
+        ),
+        "stop_words": sorted(set(words) & set(STOP_WORDS)),
+    }
+    if text:
+        paragraphs = re.split("\n{2,}", text.strip())
+        para_dups, para_chars = find_duplicates(paragraphs)
+        line_dups, line_chars = find_duplicates(re.split("\n+", text))
+        stats["duplicate_paragraph_share"] = para_dups / len(paragraphs)
+        stats["duplicate_paragraph_char_share"] = para_chars / len(text)
+        stats["duplicate_line_char_share"] = line_chars / len(text)
+        for n in (2, 3, 4):
+            grams = get_n_grams(words, n)
+            if grams:
+                stats[f"top_{n}_gram_char_share"] = find_top_duplicate(grams) / len(
+                    text
+                )
+        for n in range(5, 11):
+            share = find_all_duplicate(words, n) / len(text)
+            stats[f"duplicated_{n}_gram_char_share"] = share
+    return stats
+
+
+def explain(plan: dict) -> list[dict]:
+    """Run each filter alone on each text and measure it as datatrove does."""
+    from datatrove.data import Document
+
+    filters = [(name, FILTERS[name](**kwargs)) for name, kwargs in plan["filters"]]
+    answers = []
+    for text in plan["texts"]:
+        document = Document(text=text, id="example")
+        verdicts = {}
+        for name, step in filters:
+            result = step.filter(document)
+            verdicts[name] = result[1] if isinstance(result, tuple) else None
+            if result is False or isinstance(result, tuple):
+                break
+        answers.append(
+            {
+                "verdicts": verdicts,
+                "text_after_filters": document.text,
+                "gopher_stats_of_input": gopher_stats(text),
+            }
+        )
+    return answers
+
+
+def main() -> int:
+    plan = json.load(sys.stdin)
+    if "texts" in plan:
+        json.dump(explain(plan), sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    output = Path(plan["output_dir"])
+    output.mkdir(parents=True, exist_ok=True)
+    workers = plan["workers"]
+    executor = LocalPipelineExecutor(
+        pipeline=build_pipeline(plan),
+        tasks=workers,
+        workers=workers,
+        logging_dir=str(output / "logs"),
+        skip_completed=False,
+    )
+
+    started = time.perf_counter()
+    executor.run()
+    seconds = time.perf_counter() - started
+
+    json.dump({"seconds": seconds}, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
