@@ -67,7 +67,7 @@ class PipelineConfig:
                 gates=GateConfig.from_mapping(config.get("gates") or {}),
                 near_dedup=MinHashConfig.from_mapping(config.get("near_dedup") or {}),
             )
-        except TypeError as error:
+        except (TypeError, ValueError) as error:
             raise ConfigError(f"invalid config: {error}") from None
         result.check()
         return result
