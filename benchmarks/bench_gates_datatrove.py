@@ -99,8 +99,84 @@ DATATROVE_TO_INDW = {
 # datatrove's Gopher repetition and FineWeb filters both drop an empty text
 # as "empty"; it keeps that name.
 
-# How many examples of each kind of difference go into the report.
-EXAMPLES_PER_KIND = 1
+WORD_SPLITTING = (
+    "datatrove splits words with spaCy's English tokenizer and keeps its "
+    "punctuation tokens ('=', '(', '.') as words, while a path, a URL or "
+    "'e.g.' stays one token; INDW's words are runs of word characters (\\w+), "
+    "so punctuation is never a word and 'kernel.org' is two words"
+)
+LINE_SPLITTING = (
+    "datatrove divides by every line of str.splitlines(), blank lines "
+    "included, and str.splitlines() also breaks at \\r, \\v, \\f, \\x1c-\\x1e, "
+    "\\x85, \\u2028 and \\u2029; INDW splits on \\n only and divides by the "
+    "non-blank lines"
+)
+# Why the two sides can disagree on each rule, by INDW's reason name. A rule
+# missing here has the same definition on both sides, so it differs only when
+# its input differs.
+CAUSES = {
+    "gopher_word_count": ("word splitting", WORD_SPLITTING),
+    "gopher_mean_word_length": ("word splitting", WORD_SPLITTING),
+    "gopher_hash_ratio": ("word splitting", WORD_SPLITTING),
+    "gopher_ellipsis_ratio": ("word splitting", WORD_SPLITTING),
+    "gopher_alpha_words": (
+        "word splitting",
+        "datatrove's share of words with a letter counts every spaCy token, "
+        "so each punctuation token lowers it; INDW's words hold no "
+        "punctuation and only runs of digits or underscores lack a letter",
+    ),
+    "gopher_stop_words": (
+        "word splitting",
+        "datatrove looks for the stop words among spaCy's tokens; INDW "
+        "matches them as whole \\w+ words in the text",
+    ),
+    "gopher_bullet_lines": (
+        "line splitting",
+        LINE_SPLITTING + "; INDW also counts lines starting with "
+        "●, ◦, ‣ or * as bullets, datatrove only • and -",
+    ),
+    "gopher_ellipsis_lines": ("line splitting", LINE_SPLITTING),
+    **{
+        f"gopher_repetition_top_{n}gram": (
+            "definition",
+            "datatrove measures the top n-gram as its spaCy tokens joined by "
+            "spaces, times its count, over len(text) with whitespace and "
+            "punctuation; INDW counts word characters only, in the n-gram and "
+            "in the whole; both count a top n-gram that occurs only once",
+        )
+        for n in (2, 3, 4)
+    },
+    **{
+        f"gopher_repetition_duplicate_{n}gram": (
+            "definition",
+            "INDW counts every word covered by an n-gram that occurs more than "
+            "once, first occurrence included, as the Gopher paper defines it; "
+            "datatrove counts only later occurrences, skips n words after each "
+            "and divides by len(text), so a passage repeated once weighs about "
+            "half as much",
+        )
+        for n in range(5, 11)
+    },
+    "c4_too_few_sentences": (
+        "sentence splitting",
+        "datatrove counts the sentences of each kept line with spaCy's "
+        "rule-based sentencizer; INDW counts runs of . ! ? followed by "
+        "whitespace or the line end, at least one per kept line",
+    ),
+    "c4_curly_brace": ("line splitting", LINE_SPLITTING),
+    "c4_kept_lines": ("line splitting", LINE_SPLITTING),
+    "c4_lorem_ipsum": ("line splitting", LINE_SPLITTING),
+    "fineweb_punctuation_lines": (
+        "definition",
+        "datatrove's terminal punctuation is Unicode's whole Sentence_Terminal "
+        "set; INDW's is the marks of common scripts",
+    ),
+    "fineweb_newlines_per_word": ("word splitting", WORD_SPLITTING),
+}
+
+# How many of the most frequent pairs of different drop reasons get an
+# example in the report.
+DIFFERENT_RULE_EXAMPLES = 5
 # Characters of an example's text shown in the report.
 EXAMPLE_CHARS = 400
 
@@ -397,10 +473,58 @@ def read_texts(shards: list[Path], wanted: set[str]) -> dict[str, str]:
     return texts
 
 
-def pick_examples(cases: dict, limit: int) -> list[tuple[tuple, str]]:
-    """Take the first ``limit`` documents, in global order, of each kind."""
+def rule_position(rule: str, order: list[str]) -> tuple[int, int]:
+    """Return where ``rule`` is checked: its family's place, then its own."""
+    from indw import gates
+
+    for family_index, family in enumerate(order):
+        reasons = getattr(gates, family).REASONS
+        if rule in reasons:
+            return family_index, reasons.index(rule)
+    return -1, 0
+
+
+def cause_rule(kind: tuple, order: list[str]) -> str:
+    """Return the INDW rule whose difference explains a case.
+
+    Where both sides drop a document for different rules, the rule checked
+    first failed on one side only, so that rule is the cause.
+    """
+    if kind[0] == "only_indw_drops":
+        return kind[1]
+    if kind[0] == "only_datatrove_drops":
+        return indw_rule(kind[1])
+    if kind[0] == "different_rule":
+        rules = (kind[1], indw_rule(kind[2]))
+        return min(rules, key=lambda rule: rule_position(rule, order))
+    return "c4_kept_lines"
+
+
+def differences_by_cause(cases: dict, order: list[str]) -> dict:
+    """Count the documents of each kind of difference, by cause."""
+    counts: Counter = Counter()
+    for kind, ids in cases.items():
+        rule = cause_rule(kind, order)
+        counts[CAUSES.get(rule, ("same definition",))[0]] += len(ids)
+    return dict(counts.most_common())
+
+
+def pick_examples(cases: dict, different_rule_pairs: int) -> list[tuple[tuple, str]]:
+    """Take the first document, in corpus order, of each kind of difference.
+
+    Of the pairs of different reasons only the most frequent are shown; each
+    is explained by a rule that also appears on its own.
+    """
     ordered = sorted(cases.items(), key=lambda item: -len(item[1]))
-    return [(kind, doc_id) for kind, ids in ordered for doc_id in ids[:limit]]
+    picked = [(kind, ids[0]) for kind, ids in ordered if kind[0] != "different_rule"]
+    pairs = [(kind, ids[0]) for kind, ids in ordered if kind[0] == "different_rule"]
+    return picked + pairs[:different_rule_pairs]
+
+
+SAME_DEFINITION = (
+    "both sides define this rule the same way, so it differs only where the "
+    "text it sees differs"
+)
 
 
 def explain_examples(
@@ -426,28 +550,84 @@ def explain_examples(
     for (kind, doc_id), answer in zip(examples, answers, strict=True):
         text = texts[doc_id]
         indw_text, indw_reason = apply_gates(text, config)
+        rule = cause_rule(kind, gates["order"])
+        cause, why = CAUSES.get(rule, ("same definition", SAME_DEFINITION))
         entry = {
             "kind": list(kind),
             "id": doc_id,
-            "text_start": text[:EXAMPLE_CHARS],
-            "text_chars": len(text),
+            "cause_rule": rule,
+            "cause": cause,
+            "why": why,
             "indw_reason": indw_reason,
             "datatrove_verdicts": answer["verdicts"],
-            "datatrove_measures": answer["gopher_stats_of_input"],
+            "text_chars": len(text),
+            "text_start": text[:EXAMPLE_CHARS],
         }
         if indw_reason is None and answer["verdicts"].get("c4", "") is None:
             entry["indw_text_after_gates"] = indw_text[:EXAMPLE_CHARS]
             entry["datatrove_text_after_filters"] = answer["text_after_filters"][
                 :EXAMPLE_CHARS
             ]
-        entry.update(indw_measures(text, kind))
+        dt_measures = answer["gopher_stats_of_input"]
+        dt_words = dt_measures.pop("all_words")
+        measures = indw_measures(text, config)
+        indw_words = measures.pop("all_words")
+        entry["words_only_datatrove_has"] = top_extra(dt_words, indw_words)
+        entry["words_only_indw_has"] = top_extra(indw_words, dt_words)
+        dt_lines = answer["c4_kept_lines"]
+        indw_lines = measures.pop("c4_kept_lines")
+        dt_measures["c4_sentences"] = sum(count for _, count in dt_lines)
+        entry["c4_lines_that_differ"] = lines_that_differ(indw_lines, dt_lines)
+        entry["datatrove_measures"] = dt_measures
+        entry["indw_measures"] = measures
         described.append(entry)
     return described
 
 
-def indw_measures(text: str, kind: tuple) -> dict:
-    """Measure ``text`` as INDW's gates do, where the gates module exposes it."""
-    return {}
+def top_extra(words: list[str], others: list[str], limit: int = 10) -> list:
+    """Return the most frequent words of ``words`` missing from ``others``."""
+    extra = Counter(words) - Counter(others)
+    return [[word, count] for word, count in extra.most_common(limit)]
+
+
+def lines_that_differ(indw: list, datatrove: list, limit: int = 6) -> list:
+    """Return C4's kept lines that one side keeps or counts differently."""
+    indw_counts = dict(map(tuple, indw))
+    dt_counts = dict(map(tuple, datatrove))
+    lines = list(dict.fromkeys([line for line, _ in indw + datatrove]))
+    differ = [
+        {
+            "line": line[:200],
+            "indw_sentences": indw_counts.get(line),
+            "datatrove_sentences": dt_counts.get(line),
+        }
+        for line in lines
+        if indw_counts.get(line) != dt_counts.get(line)
+    ]
+    return differ[:limit]
+
+
+def indw_measures(text: str, config) -> dict:
+    """Measure ``text`` with the words, lines and sentences INDW's gates use."""
+    from dataclasses import replace
+
+    from indw.gates import c4
+    from indw.gates.text import DocumentText
+
+    doc = DocumentText(text)
+    words = doc.words
+    measures = {
+        "words": len(words),
+        "all_words": words,
+        "mean_word_length": sum(map(len, words)) / len(words) if words else 0,
+        "lines_split_on_newline": len(doc.lines),
+        "nonblank_lines": len(doc.nonblank_lines),
+    }
+    kept, _ = c4.check(doc, replace(config.c4, min_sentences=None))
+    lines = kept.split("\n") if kept else []
+    measures["c4_kept_lines"] = [[line, c4.count_sentences(line)] for line in lines]
+    measures["c4_sentences"] = sum(count for _, count in measures["c4_kept_lines"])
+    return measures
 
 
 def throughput(seconds: float, corpus: dict) -> dict:
@@ -593,7 +773,9 @@ def run(args: argparse.Namespace) -> int:
     agreement = compare(
         read_outcomes(work / "indw"), read_outcomes(work / "datatrove"), corpus["order"]
     )
-    examples = pick_examples(agreement.pop("cases"), EXAMPLES_PER_KIND)
+    cases = agreement.pop("cases")
+    agreement["differences_by_cause"] = differences_by_cause(cases, gates["order"])
+    examples = pick_examples(cases, DIFFERENT_RULE_EXAMPLES)
     report = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine(),
@@ -658,19 +840,68 @@ def print_report(report: dict) -> None:
     ):
         print(f"  {key:<22} {totals.get(key, 0):>8}")
     print()
-    header = ["dt", "indw", "both", "dt only", "indw only", "dt:other", "indw:other"]
-    print(f"{'rule':>28} " + " ".join(f"{h:>10}" for h in header))
-    for row in report["agreement"]["per_rule"]:
-        cells = [row["rule"][:28], *(row[key] for key in RULE_COLUMNS)]
-        print(f"{cells[0]:>28} " + " ".join(f"{c:>10}" for c in cells[1:]))
     print()
+    print("per rule, by INDW's reason name (dt = datatrove):")
+    header = ["dt", "indw", "both", "dt only", "indw only", "dt:other", "indw:other"]
+    print(f"{'rule':<44}" + "".join(f"{h:>11}" for h in header))
+    for row in report["agreement"]["per_rule"]:
+        cells = "".join(f"{row[key]:>11}" for key in RULE_COLUMNS)
+        print(f"{row['rule']:<44}{cells}")
+    print("  dt only / indw only: the other side keeps the document;")
+    print("  dt:other / indw:other: the other side drops it for another rule")
+
+    print()
+    print("documents that differ, by cause:")
+    for cause, count in report["agreement"]["differences_by_cause"].items():
+        print(f"  {cause:<22} {count:>8}")
+
     for example in report["examples"]:
-        print(f"example {' '.join(example['kind'])}: {example['id']}")
+        print_example(example)
+
+
+def print_example(example: dict) -> None:
+    dt_reasons = [r for r in example["datatrove_verdicts"].values() if r]
+    dt = dt_reasons[0] if dt_reasons else "kept"
+    indw = example["indw_reason"] or "kept"
+    dt_measures = example["datatrove_measures"]
+    indw_measures = example["indw_measures"]
+    print()
+    print(f"{' '.join(example['kind'])}: {example['id']}")
+    print(f"  INDW: {indw}; datatrove: {dt}")
+    print(f"  cause: {example['cause']} in {example['cause_rule']}")
+    print(f"  why: {example['why']}")
+    if example["cause"] == "word splitting":
         print(
-            f"  INDW: {example['indw_reason']}; "
-            f"datatrove: {example['datatrove_verdicts']}"
+            f"  words: INDW {indw_measures['words']}, datatrove "
+            f"{dt_measures['words_with_a_non_punctuation_character']} "
+            f"({dt_measures['words']} tokens with punctuation)"
         )
-        print(f"  text: {example['text_start'][:160]!r}")
+        print(f"  only datatrove's: {example['words_only_datatrove_has'][:6]}")
+        print(f"  only INDW's: {example['words_only_indw_has'][:6]}")
+    elif example["cause"] == "line splitting":
+        print(
+            f"  lines: INDW {indw_measures['nonblank_lines']} non-blank of "
+            f"{indw_measures['lines_split_on_newline']}; datatrove "
+            f"{dt_measures['lines_by_splitlines']} by str.splitlines()"
+        )
+    elif example["cause"] == "sentence splitting":
+        print(
+            f"  C4 sentences: INDW {indw_measures['c4_sentences']}, "
+            f"datatrove {dt_measures['c4_sentences']}"
+        )
+        for line in example["c4_lines_that_differ"][:3]:
+            print(
+                f"    INDW {line['indw_sentences']}, datatrove "
+                f"{line['datatrove_sentences']}: {line['line'][:100]!r}"
+            )
+    else:
+        shares = {
+            key: round(value, 3)
+            for key, value in dt_measures.items()
+            if key.endswith("_share") and "gram" in key
+        }
+        print(f"  datatrove's n-gram shares: {shares}")
+    print(f"  text: {example['text_start'][:200]!r}")
 
 
 def main(argv: list[str] | None = None) -> int:

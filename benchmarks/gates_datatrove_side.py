@@ -126,7 +126,7 @@ def gopher_stats(text: str) -> dict:
     stats = {
         "words": len(words),
         "words_with_a_non_punctuation_character": len(content),
-        "first_words": words[:40],
+        "all_words": words,
         "mean_word_length": sum(map(len, content)) / len(content) if content else 0,
         "lines_by_splitlines": len(lines),
         "lines_by_newline_runs": len(re.split("\n+", text)),
@@ -154,6 +154,21 @@ def gopher_stats(text: str) -> dict:
     return stats
 
 
+def c4_kept_lines(text: str, filters: list) -> list:
+    """Return the lines C4 keeps, each with its sentence count, as datatrove does."""
+    from datatrove.data import Document
+    from datatrove.utils.text import split_into_sentences
+
+    settings = dict(filters).get("c4")
+    if settings is None:
+        return []
+    step = C4QualityFilter(**{**settings, "min_num_sentences": -1})
+    document = Document(text=text, id="example")
+    step.filter(document)
+    lines = document.text.split("\n") if document.text else []
+    return [[line, len(split_into_sentences(line))] for line in lines]
+
+
 def explain(plan: dict) -> list[dict]:
     """Run each filter alone on each text and measure it as datatrove does."""
     from datatrove.data import Document
@@ -173,6 +188,7 @@ def explain(plan: dict) -> list[dict]:
                 "verdicts": verdicts,
                 "text_after_filters": document.text,
                 "gopher_stats_of_input": gopher_stats(text),
+                "c4_kept_lines": c4_kept_lines(text, plan["filters"]),
             }
         )
     return answers
