@@ -509,16 +509,29 @@ def differences_by_cause(cases: dict, order: list[str]) -> dict:
     return dict(counts.most_common())
 
 
-def pick_examples(cases: dict, different_rule_pairs: int) -> list[tuple[tuple, str]]:
+def pick_examples(
+    cases: dict, order: list[str], different_rule_pairs: int
+) -> list[tuple[tuple, str]]:
     """Take the first document, in corpus order, of each kind of difference.
 
-    Of the pairs of different reasons only the most frequent are shown; each
-    is explained by a rule that also appears on its own.
+    Every case where only one side drops is shown, and of the pairs of
+    different reasons the most frequent ones, plus the most frequent pair of
+    each cause that has no example yet.
     """
     ordered = sorted(cases.items(), key=lambda item: -len(item[1]))
     picked = [(kind, ids[0]) for kind, ids in ordered if kind[0] != "different_rule"]
     pairs = [(kind, ids[0]) for kind, ids in ordered if kind[0] == "different_rule"]
-    return picked + pairs[:different_rule_pairs]
+    picked += pairs[:different_rule_pairs]
+
+    def cause(kind: tuple) -> str:
+        return CAUSES.get(cause_rule(kind, order), ("same definition",))[0]
+
+    shown = {cause(kind) for kind, _ in picked}
+    for kind, doc_id in pairs[different_rule_pairs:]:
+        if cause(kind) not in shown:
+            shown.add(cause(kind))
+            picked.append((kind, doc_id))
+    return picked
 
 
 SAME_DEFINITION = (
@@ -623,11 +636,43 @@ def indw_measures(text: str, config) -> dict:
         "lines_split_on_newline": len(doc.lines),
         "nonblank_lines": len(doc.nonblank_lines),
     }
+    measures.update(ngram_shares(words))
     kept, _ = c4.check(doc, replace(config.c4, min_sentences=None))
     lines = kept.split("\n") if kept else []
     measures["c4_kept_lines"] = [[line, c4.count_sentences(line)] for line in lines]
     measures["c4_sentences"] = sum(count for _, count in measures["c4_kept_lines"])
     return measures
+
+
+def ngram_shares(words: list[str]) -> dict:
+    """Measure the Gopher n-gram shares as INDW's gates define them.
+
+    This is a plain restatement of the definitions in
+    ``indw.gates.gopher_repetition``, for the report: shares of the word
+    characters, top n-gram by count times its characters, duplicated n-grams
+    by every word they cover, first occurrence included.
+    """
+    total = sum(map(len, words))
+    shares = {}
+    if not total:
+        return shares
+    for n in range(2, 11):
+        grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+        if not grams:
+            break
+        counts = Counter(grams)
+        if n <= 4:
+            most = max(counts.values())
+            top = next(gram for gram in grams if counts[gram] == most)
+            shares[f"top_{n}gram_share"] = most * sum(map(len, top)) / total
+            continue
+        covered = set()
+        for start, gram in enumerate(grams):
+            if counts[gram] > 1:
+                covered.update(range(start, start + n))
+        chars = sum(len(words[i]) for i in covered)
+        shares[f"duplicate_{n}gram_share"] = chars / total
+    return shares
 
 
 def throughput(seconds: float, corpus: dict) -> dict:
@@ -775,7 +820,7 @@ def run(args: argparse.Namespace) -> int:
     )
     cases = agreement.pop("cases")
     agreement["differences_by_cause"] = differences_by_cause(cases, gates["order"])
-    examples = pick_examples(cases, DIFFERENT_RULE_EXAMPLES)
+    examples = pick_examples(cases, gates["order"], DIFFERENT_RULE_EXAMPLES)
     report = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine(),
@@ -901,6 +946,12 @@ def print_example(example: dict) -> None:
             if key.endswith("_share") and "gram" in key
         }
         print(f"  datatrove's n-gram shares: {shares}")
+        shares = {
+            key: round(value, 3)
+            for key, value in indw_measures.items()
+            if key.endswith("_share")
+        }
+        print(f"  INDW's n-gram shares: {shares}")
     print(f"  text: {example['text_start'][:200]!r}")
 
 
