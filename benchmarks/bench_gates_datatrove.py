@@ -54,10 +54,10 @@ DEFAULT_WORK = ROOT / "benchmarks" / "data" / "gates-run"
 DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
 MB = 1_000_000
 
-# datatrove 0.10 loads spaCy's blank English pipeline (rule-based tokenizer
-# plus sentencizer, no trained model) for its English word and sentence
-# splitting; it imports ``regex`` for its text utilities and reads zstd
-# JSON Lines with ``zstandard`` and ``orjson``.
+# datatrove 0.10 splits English words and sentences with spaCy's blank
+# English pipeline: a rule-based tokenizer plus a sentencizer, no trained
+# model. Its text utilities import ``regex``, and its JSON Lines reader uses
+# ``zstandard`` and ``orjson`` for zstd shards.
 DATATROVE_REQUIREMENTS = (
     "datatrove>=0.10,<0.11",
     "spacy>=3.7,<4",
@@ -111,9 +111,9 @@ LINE_SPLITTING = (
     "\\x85, \\u2028 and \\u2029; INDW splits on \\n only and divides by the "
     "non-blank lines"
 )
-# Why the two sides can disagree on each rule, by INDW's reason name. A rule
-# missing here has the same definition on both sides, so it differs only when
-# its input differs.
+# The cause of disagreement on each rule and its explanation, by INDW's
+# reason name. A rule missing here has the same definition on both sides, so
+# it differs only when its input differs.
 CAUSES = {
     "gopher_word_count": ("word splitting", WORD_SPLITTING),
     "gopher_mean_word_length": ("word splitting", WORD_SPLITTING),
@@ -164,7 +164,13 @@ CAUSES = {
         "whitespace or the line end, at least one per kept line",
     ),
     "c4_curly_brace": ("line splitting", LINE_SPLITTING),
-    "c4_kept_lines": ("line splitting", LINE_SPLITTING),
+    "c4_kept_lines": (
+        "definition",
+        "after cutting a citation mark such as [3] out of a line, INDW strips "
+        "the line again and datatrove does not, so datatrove keeps a leading "
+        "space, or removes a line that now ends in a space for lacking "
+        "terminal punctuation",
+    ),
     "c4_lorem_ipsum": ("line splitting", LINE_SPLITTING),
     "fineweb_punctuation_lines": (
         "definition",
@@ -796,17 +802,27 @@ def run(args: argparse.Namespace) -> int:
         folder = work / "datatrove"
         shutil.rmtree(folder, ignore_errors=True)
         LOG.info("running datatrove with %d workers", args.workers)
+        load_before = os.getloadavg()[0]
         seconds = run_datatrove(
             DATATROVE_VENV, corpus_dir, folder, args.workers, filters
         )
         results["datatrove"] = throughput(seconds, corpus)
+        results["datatrove"]["load_average_1min"] = [
+            round(load_before, 2),
+            round(os.getloadavg()[0], 2),
+        ]
         LOG.info("datatrove: %s", results["datatrove"])
     if args.side in ("both", "indw"):
         folder = work / "indw"
         shutil.rmtree(folder, ignore_errors=True)
         LOG.info("running INDW with %d workers", args.workers)
+        load_before = os.getloadavg()[0]
         seconds = run_indw(shards, folder, args.workers, gates)
         results["indw"] = throughput(seconds, corpus)
+        results["indw"]["load_average_1min"] = [
+            round(load_before, 2),
+            round(os.getloadavg()[0], 2),
+        ]
         LOG.info("INDW: %s", results["indw"])
     if args.side != "both":
         return 0
@@ -863,12 +879,15 @@ def print_report(report: dict) -> None:
         f"corpus: {corpus['documents']} documents, {corpus['text_mb']} MB of text, "
         f"{corpus['shards']} shards; {report['workers']} workers each side"
     )
-    print(f"{'side':<10} {'seconds':>9} {'docs/s':>10} {'MB/s':>8}")
+    print(
+        f"{'side':<10} {'seconds':>9} {'docs/s':>10} {'MB/s':>8}"
+        "   load average (1 min) before, after"
+    )
     for side in ("datatrove", "indw"):
         row = report[side]
         print(
             f"{side:<10} {row['seconds']:>9} {row['documents_per_second']:>10} "
-            f"{row['mb_per_second']:>8}"
+            f"{row['mb_per_second']:>8}   {row['load_average_1min']}"
         )
     print(f"ratio INDW / datatrove (documents per second): {report['ratio']}")
 
@@ -929,6 +948,14 @@ def print_example(example: dict) -> None:
             f"{indw_measures['lines_split_on_newline']}; datatrove "
             f"{dt_measures['lines_by_splitlines']} by str.splitlines()"
         )
+    elif example["cause_rule"] == "c4_kept_lines":
+        for line in example["c4_lines_that_differ"][:3]:
+            kept = [
+                side
+                for side in ("indw", "datatrove")
+                if line[f"{side}_sentences"] is not None
+            ]
+            print(f"    kept by {' and '.join(kept)}: {line['line'][:100]!r}")
     elif example["cause"] == "sentence splitting":
         print(
             f"  C4 sentences: INDW {indw_measures['c4_sentences']}, "
@@ -973,7 +1000,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="run on a slice of about this many MB of text, for trial runs",
     )
-    parser.add_argument("--workers", type=int, default=2, help="(default: 2)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="worker processes on each side (default: %(default)s)",
+    )
     parser.add_argument(
         "--config",
         type=Path,

@@ -45,10 +45,10 @@ def text_digest(text: str) -> str:
 
 
 class ReasonRecorder:
-    """Take a filter's dropped documents and write their id and reason.
+    """Exclusion writer that records a dropped document's id and reason.
 
-    It stands where datatrove expects an exclusion writer, so the dropped
-    set costs one short line per document rather than a copy of its text.
+    datatrove's own writers would copy each dropped text; this writes one
+    short line per document, so recording the reasons costs little time.
     """
 
     def __init__(self, folder: str, name: str) -> None:
@@ -170,7 +170,7 @@ def c4_kept_lines(text: str, filters: list) -> list:
 
 
 def explain(plan: dict) -> list[dict]:
-    """Run each filter alone on each text and measure it as datatrove does."""
+    """Run the filters in order on each text, as datatrove does, and measure it."""
     from datatrove.data import Document
 
     filters = [(name, FILTERS[name](**kwargs)) for name, kwargs in plan["filters"]]
