@@ -40,7 +40,7 @@ def only_rules(config, **keep):
 def prose(sentences: int, words_per_sentence: int = 8, offset: int = 0) -> str:
     """Return one line per sentence of distinct words, each ending in a period.
 
-    Every sentence holds "the" and "of", so the stop-word rule passes.
+    Every sentence contains "the" and "of", so the stop-word rule passes.
     """
     pool = distinct_words(offset + sentences * words_per_sentence, length=4)
     lines = []

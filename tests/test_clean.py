@@ -4,10 +4,14 @@ import xxhash
 
 from indw.clean import clean_chunk
 from indw.config import CleaningConfig, PipelineConfig
+from indw.gates import GateConfig
 from indw.normalize import dedup_key_text, normalize_text
 from indw.shards import Chunk
 
-CONFIG = PipelineConfig(cleaning=CleaningConfig(min_chars=10))
+# These texts are too short for the quality gates, which tests/test_gates*.py
+# cover; here they would drop every document before the step under test.
+GATES_OFF = GateConfig(enabled=False)
+CONFIG = PipelineConfig(cleaning=CleaningConfig(min_chars=10), gates=GATES_OFF)
 
 
 def run_chunk(lines, config=CONFIG):
@@ -119,7 +123,7 @@ def test_quarantine_reasons_by_kind():
 
 def test_invalid_utf8_replace_setting_repairs():
     config = PipelineConfig(
-        cleaning=CleaningConfig(min_chars=10, invalid_utf8="replace")
+        cleaning=CleaningConfig(min_chars=10, invalid_utf8="replace"), gates=GATES_OFF
     )
     result = run_chunk([b'{"text": "caf\xe9 with a bad byte"}'], config)
     assert result.quarantined == []

@@ -182,3 +182,9 @@ def test_no_lines_kept_drops_document():
         "no punctuation\nat all",
         "c4_no_lines_kept",
     )
+
+
+def test_drop_reasons_come_before_sentence_count():
+    assert run("Lorem ipsum dolor sit amet.", DEFAULTS)[1] == "c4_lorem_ipsum"
+    assert run("The map {a: 1} is shown.", DEFAULTS)[1] == "c4_curly_brace"
+    assert run("int main() {", DEFAULTS)[1] == "c4_too_few_sentences"

@@ -92,7 +92,7 @@ def text_with_repeated_gram(n: int, copies: int, total_words: int) -> str:
 )
 def test_top_ngram_boundary(n, copies, limit):
     config = only_rules(DEFAULTS, **{f"max_top_{n}gram_chars": limit})
-    # The n-gram holds copies * n of 50 equally long words.
+    # The n-gram's copies contain copies * n of 50 equally long words.
     assert copies * n / 50 == limit
     assert run(text_with_repeated_gram(n, copies, 50), config) is None
     outside = text_with_repeated_gram(n, copies + 1, 50)
@@ -138,9 +138,9 @@ def reference_shares(words: list[str]) -> dict[str, float]:
         if not grams:
             continue
         counts = {gram: grams.count(gram) for gram in grams}
-        most = max(counts.values())
-        first = next(gram for gram in grams if counts[gram] == most)
-        shares[f"top_{n}gram"] = most * sum(map(len, first)) / total
+        max_count = max(counts.values())
+        first = next(gram for gram in grams if counts[gram] == max_count)
+        shares[f"top_{n}gram"] = max_count * sum(map(len, first)) / total
     for n in DUPLICATE_NGRAM_SIZES:
         starts = range(len(words) - n + 1)
         grams = [tuple(words[i : i + n]) for i in starts]

@@ -1,6 +1,7 @@
 """The whole Snakemake workflow on small real shards."""
 
 import re
+from pathlib import Path
 
 import pytest
 import xxhash
@@ -15,6 +16,13 @@ from conftest import (
 )
 
 pytestmark = pytest.mark.slow
+
+# The quality gates would drop the made-up text of the conftest corpus
+# whole. These tests are about dedup, merge and the hash, so they switch the
+# gates off, and tests/test_gates_workflow.py runs every gate on real text.
+# The switch is a config file because Snakemake's --config reads nested
+# values as strings.
+GATES_OFF = ["--configfile", str(Path(__file__).parent / "gates_off.yaml")]
 
 
 def executed_jobs(result) -> dict[str, int]:
@@ -32,7 +40,9 @@ def executed_jobs(result) -> dict[str, int]:
 @pytest.fixture
 def reference(tmp_path, corpus):
     workdir = tmp_path / "reference"
-    run_workflow(workdir, corpus, env={"INSTANT_PIPELINE_BACKEND": "local"})
+    run_workflow(
+        workdir, corpus, env={"INSTANT_PIPELINE_BACKEND": "local"}, extra_args=GATES_OFF
+    )
     return workdir
 
 
@@ -86,7 +96,7 @@ def test_cafe_spellings_and_empty_shard(tmp_path):
     (folder / "3.jsonl.zst").write_bytes(b"")
     write_shard(folder / "4.jsonl.zst", [{"id": 4, "text": long_text(4)}])
     workdir = tmp_path / "run"
-    run_workflow(workdir, folder)
+    run_workflow(workdir, folder, extra_args=GATES_OFF)
     assert [record["id"] for record in read_merged(workdir)] == [1, 4]
     duplicates = (
         zstandard.ZstdDecompressor()
@@ -101,7 +111,7 @@ def test_shard_without_duplicates_runs(tmp_path):
     folder = tmp_path / "corpus"
     write_shard(folder / "only.jsonl.zst", [{"text": long_text(i)} for i in range(5)])
     workdir = tmp_path / "run"
-    run_workflow(workdir, folder, cores=1)
+    run_workflow(workdir, folder, cores=1, extra_args=GATES_OFF)
     assert len(read_merged(workdir)) == 5
     assert read_manifest(workdir)["total"]["duplicates_total"] == 0
 
@@ -133,7 +143,7 @@ def test_shard_without_duplicates_runs(tmp_path):
 )
 def test_hash_independent_of_run_settings(tmp_path, corpus, reference, cores, env):
     workdir = tmp_path / "run"
-    run_workflow(workdir, corpus, cores=cores, env=env)
+    run_workflow(workdir, corpus, cores=cores, env=env, extra_args=GATES_OFF)
     assert read_hash(workdir) == read_hash(reference)
 
 
@@ -142,13 +152,13 @@ def test_rerun_after_one_shard_changes(tmp_path, corpus, reference):
         corpus / "d.jsonl",
         [{"id": f"d{i}", "text": long_text(400 + i)} for i in range(30)],
     )
-    rerun = run_workflow(reference, corpus)
+    rerun = run_workflow(reference, corpus, extra_args=GATES_OFF)
     jobs = executed_jobs(rerun)
     assert jobs["clean_shard"] == 1
     assert jobs["exact_dedup_bucket"] == 4
     assert jobs["merge_shards"] == 1
     scratch = tmp_path / "scratch"
-    run_workflow(scratch, corpus)
+    run_workflow(scratch, corpus, extra_args=GATES_OFF)
     assert read_hash(reference) == read_hash(scratch)
 
 

@@ -81,7 +81,7 @@ def _family_from_mapping(name: str, mapping: Mapping[str, Any]) -> Any:
 
 @dataclass(frozen=True)
 class GateConfig:
-    """Which gate families run, in which order, with which thresholds."""
+    """Settings of the quality gates: the families that run, their order, thresholds."""
 
     enabled: bool = True
     order: tuple[str, ...] = DEFAULT_ORDER

@@ -18,7 +18,7 @@ punctuation removes the line, not the document.
 
 A sentence ends at ``.``, ``!`` or ``?`` (repeated or followed by closing
 quotes or brackets) before whitespace or the line end, and every kept line
-holds at least one. Words in this family are whitespace-separated, as in C4.
+counts at least one. Words in this family are whitespace-separated, as in C4.
 """
 
 from __future__ import annotations

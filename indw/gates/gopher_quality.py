@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import methodcaller
 
 from indw.gates.text import DocumentText, share
 
@@ -18,6 +19,7 @@ STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 BULLETS = ("•", "●", "◦", "‣", "-", "*")
 
 ELLIPSES = ("...", "…")
+HAS_UNDERSCORE = methodcaller("__contains__", "_")
 
 REASONS = (
     "gopher_word_count",
@@ -69,17 +71,16 @@ class GopherQualityConfig:
                 )
 
 
-def count_words_without_letter(words: list[str], underscores: bool) -> int:
-    """Count the words that have no letter (str.isalpha) in them.
+def count_words_without_letter(words: list[str], text: str) -> int:
+    """Count the words of ``text`` that have no letter (str.isalpha) in them.
 
     A word character that is not a letter is numeric or the underscore, so
     such a word is numeric once its underscores become digits.
     """
     count = sum(map(str.isnumeric, words))
-    if underscores:
-        count += sum(
-            1 for word in words if "_" in word and word.replace("_", "0").isnumeric()
-        )
+    if "_" in text:
+        underscored = filter(HAS_UNDERSCORE, words)
+        count += sum(word.replace("_", "0").isnumeric() for word in underscored)
     return count
 
 
@@ -124,20 +125,25 @@ def check(doc: DocumentText, config: GopherQualityConfig) -> str | None:
 
     if config.max_bullet_lines is not None and config.bullets:
         lines = doc.nonblank_lines
-        bullets = config.bullets
-        bullet_lines = sum(line.lstrip().startswith(bullets) for line in lines)
+        starts_with_bullet = methodcaller("startswith", config.bullets)
+        bullet_lines = sum(map(starts_with_bullet, map(str.lstrip, lines)))
         if share(bullet_lines, len(lines)) > config.max_bullet_lines:
             return "gopher_bullet_lines"
     if config.max_ellipsis_lines is not None and ("..." in text or "…" in text):
         lines = doc.nonblank_lines
-        ellipsis_lines = sum(line.rstrip().endswith(ELLIPSES) for line in lines)
+        ends_with_ellipsis = methodcaller("endswith", ELLIPSES)
+        ellipsis_lines = sum(map(ends_with_ellipsis, map(str.rstrip, lines)))
         if share(ellipsis_lines, len(lines)) > config.max_ellipsis_lines:
             return "gopher_ellipsis_lines"
 
     if config.min_alpha_words is not None:
-        alpha = count - count_words_without_letter(words, "_" in text)
-        if share(alpha, count) < config.min_alpha_words:
-            return "gopher_alpha_words"
+        # Each word with an underscore contains one, so those words are looked
+        # at only when they could bring the share below the limit.
+        lower_bound = count - sum(map(str.isnumeric, words)) - text.count("_")
+        if share(lower_bound, count) < config.min_alpha_words:
+            alpha = count - count_words_without_letter(words, text)
+            if share(alpha, count) < config.min_alpha_words:
+                return "gopher_alpha_words"
 
     if config.min_stop_words:
         found: set[str] = set()

@@ -1,9 +1,9 @@
 """Gopher repetition rules (Rae et al. 2021, appendix A, table A1).
 
-Duplicate paragraphs and lines: a paragraph or line is a duplicate when the
-same text occurred earlier in the document; the first copy does not count.
-Paragraphs are separated by two or more newlines, lines by one or more.
-Their shares are of the element count and of ``len(text)``.
+A paragraph or line is a duplicate when the same text occurred earlier in
+the document, so the first copy does not count. Paragraphs are separated by
+two or more newlines, lines by one or more. Their shares are of the
+paragraph or line count and of ``len(text)``.
 
 N-grams are over the words of ``indw.gates.text``, and their shares are of the
 characters of all words (whitespace and punctuation count on neither side):
@@ -14,13 +14,14 @@ characters of all words (whitespace and punctuation count on neither side):
   occurrence of an n-gram that occurs more than once, first occurrence
   included, each word counted once however many such n-grams cover it.
 
-Words become integer ids and each n-gram's id comes from the (n-1)-gram's id
-and the next word's, renumbered densely with ``numpy.unique``, so counting is
+Words become integer ids, and each n-gram's id comes from the (n-1)-gram's id
+and the next word's, renumbered densely by sorting (``group``). So counting is
 exact (no hashing) and runs in numpy.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -93,7 +94,7 @@ def split_paragraphs(text: str) -> list[str]:
 
 def word_ids(words: list[str]) -> np.ndarray:
     """Return an int64 id per word; equal words get equal ids."""
-    index = {word: i for i, word in enumerate(dict.fromkeys(words))}
+    index = dict(zip(dict.fromkeys(words), itertools.count()))
     return np.fromiter(map(index.__getitem__, words), dtype=np.int64, count=len(words))
 
 
@@ -110,7 +111,7 @@ def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
     ranks = np.cumsum(starts) - 1
     bounds = np.append(np.flatnonzero(starts), len(keys))
-    sizes = np.diff(bounds)
+    sizes = bounds[1:] - bounds[:-1]
     ids = np.empty(len(keys), dtype=np.int64)
     ids[order] = ranks
     return ids, sizes[ids]
@@ -142,43 +143,56 @@ def check(doc: DocumentText, config: GopherRepetitionConfig) -> str | None:
 
 
 def check_ngrams(words: list[str], config: GopherRepetitionConfig) -> str | None:
-    """Return the reason of the first n-gram rule that fails, or None."""
+    """Return the reason of the first n-gram rule that fails, or None.
+
+    An n-gram can occur more than once only where its first n-1 words do, so
+    after the 2-grams only those positions are grouped: every other n-gram
+    occurs once. That keeps the sorting to a small part of the words.
+    """
     top = {n: limit for n, limit in config.top_limits() if limit is not None}
     duplicate = {
         n: limit for n, limit in config.duplicate_limits() if limit is not None
     }
-    if not top and not duplicate or len(words) < 2:
+    size = len(words)
+    if not top and not duplicate or size < 2:
         return None
-    largest = max([*top, *duplicate])
+    largest = min(max([*top, *duplicate]), size)
 
-    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=size)
     total = int(lengths.sum())
     # ends[i + n] - ends[i] is the characters of the n words from position i.
     ends = np.concatenate(([0], np.cumsum(lengths)))
     ids = word_ids(words)
     vocabulary = int(ids.max()) + 1
-    grams = ids
+    # Start positions of the n-grams that may repeat, and their ids. The ids
+    # are below the word count, so a key fits in int64 for any real document.
+    positions = np.arange(size - 1)
+    grams = ids[:-1]
 
-    for n in range(2, min(largest, len(words)) + 1):
-        # Pair each (n-1)-gram id with the next word's id. Both are below the
-        # word count, so the key fits in int64 for any real document.
-        keys = grams[:-1] * vocabulary + ids[n - 1 :]
-        grams, occurrences = group(keys)
+    for n in range(2, largest + 1):
+        if len(positions):
+            keys = grams * vocabulary + ids[positions + n - 1]
+            grams, occurrences = group(keys)
+        else:
+            occurrences = positions
 
         if n in top:
-            most = int(occurrences.max())
-            first = int(np.argmax(occurrences == most))
-            chars = most * int(ends[first + n] - ends[first])
+            if len(occurrences) and (max_count := int(occurrences.max())) > 1:
+                first = int(positions[np.argmax(occurrences == max_count)])
+            else:
+                max_count, first = 1, 0
+            chars = max_count * int(ends[first + n] - ends[first])
             if share(chars, total) > top[n]:
                 return f"gopher_repetition_top_{n}gram"
 
+        repeated = occurrences > 1
         if n in duplicate:
-            repeated = occurrences > 1
             if not repeated.any():
                 # No n-gram repeats, so no longer n-gram does either.
                 break
-            window = np.convolve(repeated.view(np.int8), np.ones(n, dtype=np.int8))
-            covered = window[: len(words)] > 0
+            starts = np.zeros(size, dtype=np.int8)
+            starts[positions[repeated]] = 1
+            covered = np.convolve(starts, np.ones(n, dtype=np.int8))[:size] > 0
             fraction = share(int(lengths[covered].sum()), total)
             if fraction > duplicate[n]:
                 return f"gopher_repetition_duplicate_{n}gram"
@@ -186,4 +200,9 @@ def check_ngrams(words: list[str], config: GopherRepetitionConfig) -> str | None
             # these, so once the share is within every later limit, all pass.
             if all(fraction <= limit for m, limit in duplicate.items() if m > n):
                 break
+
+        # Keep the repeated n-grams that have a next word to extend them.
+        keep = repeated & (positions + n < size)
+        positions = positions[keep]
+        grams = grams[keep]
     return None
