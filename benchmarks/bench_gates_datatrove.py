@@ -838,7 +838,7 @@ def run(args: argparse.Namespace) -> int:
     agreement["differences_by_cause"] = differences_by_cause(cases, gates["order"])
     examples = pick_examples(cases, gates["order"], DIFFERENT_RULE_EXAMPLES)
     report = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join([display_path(Path(sys.executable)), *sys.argv]),
         "machine": machine(),
         "corpus": {
             "folder": str(corpus_dir),
@@ -857,9 +857,19 @@ def run(args: argparse.Namespace) -> int:
     }
     report_path = args.report or work / "report.json"
     report_path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    markdown_path = report_path.with_suffix(".md")
+    markdown_path.write_text(markdown_report(report))
     print_report(report)
-    print(f"report written to {report_path}")
+    print(f"report written to {report_path} and {markdown_path}")
     return 0
+
+
+def display_path(path: Path) -> str:
+    """Return ``path`` relative to the repository when it is inside it."""
+    try:
+        return str(path.absolute().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def machine() -> dict:
@@ -921,6 +931,55 @@ def print_report(report: dict) -> None:
 
     for example in report["examples"]:
         print_example(example)
+
+
+def markdown_report(report: dict) -> str:
+    """Return the report's figures as Markdown tables for RESULTS.md."""
+    corpus = report["corpus"]
+    machine = report["machine"]
+    lines = [
+        f"Command: `{report['command']}`",
+        "",
+        f"Machine: {machine['cpus']} CPUs ({machine['processor']}), "
+        f"{machine['system']}, Python {machine['python']}.",
+        "",
+        f"Corpus: {corpus['documents']} documents, {corpus['text_mb']} MB of "
+        f"text in {corpus['shards']} zstd shards; {report['workers']} workers "
+        "on each side.",
+        "",
+        "| side | seconds | documents/s | MB/s | load average before, after |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for side in ("datatrove", "indw"):
+        row = report[side]
+        lines.append(
+            f"| {side} | {row['seconds']} | {row['documents_per_second']} | "
+            f"{row['mb_per_second']} | {row['load_average_1min']} |"
+        )
+    lines += [
+        "",
+        f"Ratio INDW / datatrove, documents per second: **{report['ratio']}**",
+        "",
+        "| outcome | documents |",
+        "|---|---:|",
+    ]
+    for key, value in report["agreement"]["totals"].items():
+        lines.append(f"| {key} | {value} |")
+    lines += [
+        "",
+        f"Kept-set agreement: {report['agreement']['kept_set_agreement']}",
+        "",
+        "| rule | dt | INDW | both | dt only | INDW only | dt: other | INDW: other |",
+        "|---|" + "---:|" * len(RULE_COLUMNS),
+    ]
+    for row in report["agreement"]["per_rule"]:
+        cells = " | ".join(str(row[key]) for key in RULE_COLUMNS)
+        lines.append(f"| {row['rule']} | {cells} |")
+    lines += ["", "| cause | documents that differ |", "|---|---:|"]
+    for cause, count in report["agreement"]["differences_by_cause"].items():
+        lines.append(f"| {cause} | {count} |")
+    lines.append("")
+    return "\n".join(lines)
 
 
 def print_example(example: dict) -> None:
