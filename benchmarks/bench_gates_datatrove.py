@@ -288,6 +288,7 @@ def text_digest(text: str) -> str:
 
 def indw_task(rank: int, world: int, shards: list[str], output: str, gates) -> None:
     """Apply INDW's gates to this rank's shards; write kept and dropped ids."""
+    cpu_start = time.process_time()
     from indw.gates import GateConfig, apply_gates
 
     config = GateConfig.from_mapping(gates)
@@ -308,6 +309,9 @@ def indw_task(rank: int, world: int, shards: list[str], output: str, gates) -> N
                     kept.write(f"{record['id']}\t{text_digest(text)}\n")
                 else:
                     dropped.write(f"{record['id']}\t{reason}\n")
+    cpu_path = folder / f"cpu-{rank:05d}.json"
+    used = time.process_time() - cpu_start
+    cpu_path.write_text(json.dumps({"cpu_seconds": used}))
 
 
 def run_indw(shards: list[Path], output: Path, workers: int, gates: dict) -> float:
@@ -681,6 +685,12 @@ def ngram_shares(words: list[str]) -> dict:
     return shares
 
 
+def cpu_seconds(folder: Path) -> float:
+    """Add up the CPU seconds that each worker of a side recorded."""
+    paths = sorted(folder.glob("cpu-*.json"))
+    return sum(json.loads(path.read_text())["cpu_seconds"] for path in paths)
+
+
 def throughput(seconds: float, corpus: dict) -> dict:
     return {
         "seconds": round(seconds, 2),
@@ -807,6 +817,7 @@ def run(args: argparse.Namespace) -> int:
             DATATROVE_VENV, corpus_dir, folder, args.workers, filters
         )
         results["datatrove"] = throughput(seconds, corpus)
+        results["datatrove"]["worker_cpu_seconds"] = round(cpu_seconds(folder), 2)
         results["datatrove"]["load_average_1min"] = [
             round(load_before, 2),
             round(os.getloadavg()[0], 2),
@@ -819,6 +830,7 @@ def run(args: argparse.Namespace) -> int:
         load_before = os.getloadavg()[0]
         seconds = run_indw(shards, folder, args.workers, gates)
         results["indw"] = throughput(seconds, corpus)
+        results["indw"]["worker_cpu_seconds"] = round(cpu_seconds(folder), 2)
         results["indw"]["load_average_1min"] = [
             round(load_before, 2),
             round(os.getloadavg()[0], 2),
@@ -830,6 +842,10 @@ def run(args: argparse.Namespace) -> int:
     ratio = (
         results["indw"]["documents_per_second"]
         / results["datatrove"]["documents_per_second"]
+    )
+    cpu_ratio = (
+        results["datatrove"]["worker_cpu_seconds"]
+        / results["indw"]["worker_cpu_seconds"]
     )
     agreement = compare(
         read_outcomes(work / "indw"), read_outcomes(work / "datatrove"), corpus["order"]
@@ -852,6 +868,7 @@ def run(args: argparse.Namespace) -> int:
         "datatrove": results["datatrove"],
         "indw": results["indw"],
         "ratio": round(ratio, 2),
+        "cpu_ratio": round(cpu_ratio, 2),
         "agreement": agreement,
         "examples": explain_examples(examples, shards, filters, gates, DATATROVE_VENV),
     }
@@ -900,6 +917,10 @@ def print_report(report: dict) -> None:
             f"{row['mb_per_second']:>8}   {row['load_average_1min']}"
         )
     print(f"ratio INDW / datatrove (documents per second): {report['ratio']}")
+    print(
+        "ratio of the workers' CPU seconds, datatrove / INDW: "
+        f"{report['cpu_ratio']} (less affected by other load on the machine)"
+    )
 
     totals = report["agreement"]["totals"]
     print()
@@ -947,18 +968,22 @@ def markdown_report(report: dict) -> str:
         f"text in {corpus['shards']} zstd shards; {report['workers']} workers "
         "on each side.",
         "",
-        "| side | seconds | documents/s | MB/s | load average before, after |",
-        "|---|---:|---:|---:|---|",
+        "| side | seconds | documents/s | MB/s | workers' CPU seconds "
+        "| load average before, after |",
+        "|---|---:|---:|---:|---:|---|",
     ]
     for side in ("datatrove", "indw"):
         row = report[side]
         lines.append(
             f"| {side} | {row['seconds']} | {row['documents_per_second']} | "
-            f"{row['mb_per_second']} | {row['load_average_1min']} |"
+            f"{row['mb_per_second']} | {row['worker_cpu_seconds']} "
+            f"| {row['load_average_1min']} |"
         )
     lines += [
         "",
         f"Ratio INDW / datatrove, documents per second: **{report['ratio']}**",
+        "",
+        f"Ratio of the workers' CPU seconds, datatrove / INDW: {report['cpu_ratio']}",
         "",
         "| outcome | documents |",
         "|---|---:|",

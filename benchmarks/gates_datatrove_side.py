@@ -83,12 +83,19 @@ class KeptRecorder(PipelineStep):
         self.folder = folder
 
     def run(self, data, rank: int = 0, world_size: int = 1):
+        # The body starts when the executor pulls the first document, before
+        # the reader opens a shard and before spaCy loads, and it ends after
+        # the last: its CPU time is the whole task's, without the imports.
+        cpu_start = time.process_time()
         path = Path(self.folder) / f"kept-{rank:05d}.tsv"
         with open(path, "w", encoding="utf-8") as handle:
             for document in data:
                 handle.write(f"{document.id}\t{text_digest(document.text)}\n")
                 self.stat_update("kept")
                 yield document
+        cpu_path = Path(self.folder) / f"cpu-{rank:05d}.json"
+        used = time.process_time() - cpu_start
+        cpu_path.write_text(json.dumps({"cpu_seconds": used}))
 
 
 def build_pipeline(plan: dict) -> list:
