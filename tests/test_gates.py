@@ -179,3 +179,28 @@ def test_clean_chunk_records_reason():
     assert entry["reason"] == "c4_too_few_sentences"
     assert entry["line"] == 2
     assert entry["document"]["id"] == 2
+
+
+@pytest.mark.parametrize(
+    "gates,message",
+    [
+        ({"c4": {"min_sentences": "5"}}, "gates.c4.min_sentences='5' is invalid"),
+        ({"c4": {"drop_curly_brace": 1}}, "gates.c4.drop_curly_brace=1 is invalid"),
+        ({"fineweb": {"short_line_length": None}}, "gates.fineweb.short_line_length"),
+        ({"fineweb": {"max_short_lines": -1}}, "use a number >= 0, or null"),
+        ({"gopher_quality": {"bullets": "-"}}, "use a list of strings"),
+    ],
+)
+def test_settings_built_in_code_are_checked(gates, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        GateConfig.from_mapping(gates)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("text", ["", " ", "\n\n", "#", "...", "{"])
+def test_degenerate_text_gets_a_reason_or_none(family, text):
+    others_off = {name: {"enabled": name == family} for name in FAMILIES}
+    output, reason = apply_gates(text, GateConfig.from_mapping(others_off))
+    assert reason is None or reason in REASONS
+    if reason is not None:
+        assert output == text

@@ -146,6 +146,14 @@ def test_stop_word_list_is_a_setting():
     assert run("the cat and the dog", config) == "gopher_stop_words"
 
 
+def test_stop_words_may_contain_combining_marks():
+    # "है" and "की" end in vowel signs, which are combining marks.
+    config = only_rules(DEFAULTS, min_stop_words=2)
+    config = replace(config, stop_words=("है", "की"))
+    assert run("यह भारत की राजधानी है", config) is None
+    assert run("यह भारत की राजधानी", config) == "gopher_stop_words"
+
+
 def test_stop_word_must_be_one_word():
     with pytest.raises(ValueError, match="stop_words"):
         GopherQualityConfig(stop_words=("do not",)).check()

@@ -140,7 +140,8 @@ def reference_shares(words: list[str]) -> dict[str, float]:
         counts = {gram: grams.count(gram) for gram in grams}
         max_count = max(counts.values())
         first = next(gram for gram in grams if counts[gram] == max_count)
-        shares[f"top_{n}gram"] = max_count * sum(map(len, first)) / total
+        if max_count > 1:
+            shares[f"top_{n}gram"] = max_count * sum(map(len, first)) / total
     for n in DUPLICATE_NGRAM_SIZES:
         starts = range(len(words) - n + 1)
         grams = [tuple(words[i : i + n]) for i in starts]
@@ -208,3 +209,11 @@ def test_group_matches_numpy_unique():
 def test_repeated_document_fails_defaults():
     text = prose(6) + "\n\n" + prose(6)
     assert run(text, DEFAULTS) == "gopher_repetition_duplicate_paragraphs"
+
+
+def test_top_ngram_share_zero_without_repeats():
+    config = only_rules(DEFAULTS, max_top_2gram_chars=0.0)
+    # Three different words: the first 2-gram is two thirds of the text,
+    # but nothing repeats, so the rule passes.
+    assert run("one two six", config) is None
+    assert run("one two one two", config) == "gopher_repetition_top_2gram"

@@ -65,18 +65,45 @@ def _family_from_mapping(name: str, mapping: Mapping[str, Any]) -> Any:
     cls = FAMILIES[name]
     if not isinstance(mapping, Mapping):
         raise ValueError(f"gates.{name} must be a mapping of settings")
-    known = {item.name for item in fields(cls)}
+    defaults = cls()
+    types = {item.name: str(item.type) for item in fields(cls)}
+    known = set(types)
     unknown = sorted(set(mapping) - known)
     if unknown:
         raise ValueError(
             f"gates.{name}.{unknown[0]} is not a setting; valid keys: "
             f"{', '.join(sorted(known))}"
         )
-    values = {
-        key: tuple(value) if isinstance(value, list) else value
-        for key, value in mapping.items()
-    }
+    values = {}
+    for key, value in mapping.items():
+        nullable = "None" in types[key]
+        default = getattr(defaults, key)
+        values[key] = _checked(f"gates.{name}.{key}", value, default, nullable)
     return cls(**values)
+
+
+def _checked(key: str, value: Any, default: Any, nullable: bool) -> Any:
+    """Return a setting in the type of its default; raise ValueError if invalid.
+
+    The schema checks the config file; this check covers settings built in
+    code, such as a benchmark's.
+    """
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{key}={value!r} is invalid; use true or false")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(item, str) for item in value
+        ):
+            raise ValueError(f"{key}={value!r} is invalid; use a list of strings")
+        return tuple(value)
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        switch_off = ", or null to switch the rule off" if nullable else ""
+        raise ValueError(f"{key}={value!r} is invalid; use a number >= 0{switch_off}")
+    return value
 
 
 @dataclass(frozen=True)

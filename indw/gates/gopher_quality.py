@@ -8,12 +8,11 @@ lines.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import methodcaller
 
-from indw.gates.text import DocumentText, share
+from indw.gates.text import DocumentText, share, split_words
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 BULLETS = ("•", "●", "◦", "‣", "-", "*")
@@ -58,10 +57,10 @@ class GopherQualityConfig:
     def check(self) -> None:
         """Raise ValueError for settings the schema cannot express."""
         for word in self.stop_words:
-            if not re.fullmatch(r"\w+", word):
+            if split_words(word) != [word]:
                 raise ValueError(
                     f"gates.gopher_quality.stop_words: {word!r} is not a single "
-                    "word; use letters, digits and underscores only"
+                    "word; use letters, digits, marks and underscores only"
                 )
         for bullet in self.bullets:
             if not bullet or bullet.isspace():
@@ -85,9 +84,8 @@ def count_words_without_letter(words: list[str], text: str) -> int:
 
 
 @lru_cache(maxsize=16)
-def _stop_word_pattern(stop_words: tuple[str, ...]) -> re.Pattern[str]:
-    choices = "|".join(re.escape(word) for word in sorted(set(stop_words)))
-    return re.compile(rf"\b(?:{choices})\b")
+def _stop_word_set(stop_words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(stop_words)
 
 
 def check(doc: DocumentText, config: GopherQualityConfig) -> str | None:
@@ -146,12 +144,8 @@ def check(doc: DocumentText, config: GopherQualityConfig) -> str | None:
                 return "gopher_alpha_words"
 
     if config.min_stop_words:
-        found: set[str] = set()
-        for match in _stop_word_pattern(config.stop_words).finditer(text):
-            found.add(match.group())
-            if len(found) >= config.min_stop_words:
-                break
-        else:
+        found = _stop_word_set(config.stop_words).intersection(words)
+        if len(found) < config.min_stop_words:
             return "gopher_stop_words"
 
     return None

@@ -9,7 +9,7 @@ N-grams are over the words of ``indw.gates.text``, and their shares are of the
 characters of all words (whitespace and punctuation count on neither side):
 - top n-gram (n = 2, 3, 4): the characters of the most frequent n-gram times
   its count, overlapping occurrences included. Among n-grams of equal count
-  the one that occurs first wins.
+  the one that occurs first wins, and when no n-gram repeats the share is 0.
 - duplicated n-grams (n = 5 to 10): the characters of every word inside an
   occurrence of an n-gram that occurs more than once, first occurrence
   included, each word counted once however many such n-grams cover it.
@@ -176,13 +176,11 @@ def check_ngrams(words: list[str], config: GopherRepetitionConfig) -> str | None
         else:
             occurrences = positions
 
-        if n in top:
-            if len(occurrences) and (max_count := int(occurrences.max())) > 1:
-                first = int(positions[np.argmax(occurrences == max_count)])
-            else:
-                max_count, first = 1, 0
+        if n in top and len(occurrences):
+            max_count = int(occurrences.max())
+            first = int(positions[np.argmax(occurrences == max_count)])
             chars = max_count * int(ends[first + n] - ends[first])
-            if share(chars, total) > top[n]:
+            if max_count > 1 and share(chars, total) > top[n]:
                 return f"gopher_repetition_top_{n}gram"
 
         repeated = occurrences > 1

@@ -1,23 +1,43 @@
 """Words and lines of a document, split once and shared by the gates.
 
-A word is a maximal run of word characters as Python's ``re`` defines them:
-letters, digits, other numeric characters and the underscore. Punctuation and
-other symbols are never part of a word and never count as words, so
-``"don't"`` is the two words ``don`` and ``t`` and ``"e.g."`` is ``e`` and
-``g``. Lines are split on ``\\n`` only, which is the only line break left in
-text that went through ``indw.normalize.normalize_text``.
-
-NOTE: ``re`` does not count combining marks (Unicode category M) as word
-characters, so words of scripts that write vowels as marks, such as
-Devanagari, are split at each mark. The stop-word rule is English anyway.
+A word is a maximal run of word characters as Python's ``re`` defines them
+(letters, digits, other numeric characters and the underscore) and of
+combining marks (Unicode category M). The marks keep whole the words of
+scripts that write vowels as marks, such as Devanagari. Punctuation and other
+symbols are never part of a word and never count as words, so ``"don't"`` is
+the two words ``don`` and ``t`` and ``"e.g."`` is ``e`` and ``g``. Lines are
+split at ``\\n`` only: ``indw.normalize.normalize_text`` turns ``\\r\\n``
+and ``\\r`` into ``\\n`` and removes the other control characters, and
+U+2028 and U+2029 do not end a line here.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cached_property
 
-WORD = re.compile(r"\w+")
+
+def _combining_mark_class() -> str:
+    """Return the combining marks as regex character ranges.
+
+    Python's ``re`` does not count them as word characters. All marks lie
+    below U+20000 or in the variation selectors at U+E0100 to U+E01EF.
+    """
+    codes = [*range(0x20000), *range(0xE0100, 0xE01F0)]
+    marks = [code for code in codes if unicodedata.category(chr(code))[0] == "M"]
+    ranges = []
+    start = previous = marks[0]
+    for code in marks[1:]:
+        if code != previous + 1:
+            ranges.append((start, previous))
+            start = code
+        previous = code
+    ranges.append((start, previous))
+    return "".join(f"\\U{first:08x}-\\U{last:08x}" for first, last in ranges)
+
+
+WORD = re.compile(rf"[\w{_combining_mark_class()}]+")
 
 # Maps every ASCII byte that is not a word character to a space. On ASCII
 # text, translating the bytes and splitting at whitespace gives the same
@@ -59,7 +79,7 @@ class DocumentText:
 
 
 def share(part: float, whole: float) -> float:
-    """Return ``part / whole``; 0 when both are 0, infinity when only whole is."""
+    """Return ``part / whole``, or for a zero ``whole``: 0 if part is 0, else inf."""
     if whole:
         return part / whole
     return float("inf") if part else 0.0
