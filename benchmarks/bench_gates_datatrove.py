@@ -102,8 +102,9 @@ DATATROVE_TO_INDW = {
 WORD_SPLITTING = (
     "datatrove splits words with spaCy's English tokenizer and keeps its "
     "punctuation tokens ('=', '(', '.') as words, while a path, a URL or "
-    "'e.g.' stays one token; INDW's words are runs of word characters (\\w+), "
-    "so punctuation is never a word and 'kernel.org' is two words"
+    "'e.g.' stays one token; INDW's words are runs of word characters and "
+    "combining marks, so punctuation is never a word and 'kernel.org' is "
+    "two words"
 )
 LINE_SPLITTING = (
     "datatrove divides by every line of str.splitlines(), blank lines "
@@ -127,8 +128,9 @@ CAUSES = {
     ),
     "gopher_stop_words": (
         "word splitting",
-        "datatrove looks for the stop words among spaCy's tokens; INDW "
-        "matches them as whole \\w+ words in the text",
+        "both look for the stop words among their words, but spaCy splits "
+        "'haven't' into 'have' and 'n't' and INDW into 'haven' and 't', so "
+        "only datatrove finds 'have' there",
     ),
     "gopher_bullet_lines": (
         "line splitting",
@@ -141,8 +143,9 @@ CAUSES = {
             "definition",
             "datatrove measures the top n-gram as its spaCy tokens joined by "
             "spaces, times its count, over len(text) with whitespace and "
-            "punctuation; INDW counts word characters only, in the n-gram and "
-            "in the whole; both count a top n-gram that occurs only once",
+            "punctuation, and takes the first n-gram even when none repeats; "
+            "INDW counts word characters only, in the n-gram and in the whole, "
+            "and its share is 0 when no n-gram repeats",
         )
         for n in (2, 3, 4)
     },
@@ -659,8 +662,9 @@ def ngram_shares(words: list[str]) -> dict:
 
     This is a plain restatement of the definitions in
     ``indw.gates.gopher_repetition``, for the report: shares of the word
-    characters, top n-gram by count times its characters, duplicated n-grams
-    by every word they cover, first occurrence included.
+    characters, top n-gram by count times its characters (0 when no n-gram
+    repeats), duplicated n-grams by every word they cover, first occurrence
+    included.
     """
     total = sum(map(len, words))
     shares = {}
@@ -674,7 +678,8 @@ def ngram_shares(words: list[str]) -> dict:
         if n <= 4:
             most = max(counts.values())
             top = next(gram for gram in grams if counts[gram] == most)
-            shares[f"top_{n}gram_share"] = most * sum(map(len, top)) / total
+            chars = most * sum(map(len, top)) if most > 1 else 0
+            shares[f"top_{n}gram_share"] = chars / total
             continue
         covered = set()
         for start, gram in enumerate(grams):
