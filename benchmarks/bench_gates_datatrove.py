@@ -347,8 +347,12 @@ def run_indw(shards: list[Path], output: Path, workers: int, gates: dict) -> flo
 
 def run_datatrove(
     venv: Path, corpus: Path, output: Path, workers: int, filters: list
-) -> float:
-    """Run datatrove's filters in its own environment; return the wall seconds."""
+) -> dict:
+    """Run datatrove's filters in its own environment.
+
+    Returns the wall seconds of the run and the versions of datatrove and
+    spaCy that ran it.
+    """
     python = venv / "bin" / "python"
     if not python.exists():
         raise SystemExit(
@@ -376,8 +380,7 @@ def run_datatrove(
         raise RuntimeError(
             f"datatrove exited with status {result.returncode}; see {log_path}"
         )
-    last = result.stdout.strip().splitlines()[-1]
-    return json.loads(last)["seconds"]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # ------------------------------------------------------------------ report
@@ -818,10 +821,11 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(folder, ignore_errors=True)
         LOG.info("running datatrove with %d workers", args.workers)
         load_before = os.getloadavg()[0]
-        seconds = run_datatrove(
+        outcome = run_datatrove(
             DATATROVE_VENV, corpus_dir, folder, args.workers, filters
         )
-        results["datatrove"] = throughput(seconds, corpus)
+        results["datatrove"] = throughput(outcome["seconds"], corpus)
+        results["datatrove"]["versions"] = outcome["versions"]
         results["datatrove"]["worker_cpu_seconds"] = round(cpu_seconds(folder), 2)
         results["datatrove"]["load_average_1min"] = [
             round(load_before, 2),
@@ -868,6 +872,7 @@ def run(args: argparse.Namespace) -> int:
             "text_mb": round(corpus["text_bytes"] / MB, 1),
         },
         "workers": args.workers,
+        "indw_commit": git_commit(),
         "gates": gates,
         "datatrove_filters": filters,
         "datatrove": results["datatrove"],
@@ -884,6 +889,16 @@ def run(args: argparse.Namespace) -> int:
     print_report(report)
     print(f"report written to {report_path} and {markdown_path}")
     return 0
+
+
+def git_commit() -> str | None:
+    """Return the commit of the checkout this script runs from, if any."""
+    result = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip() or None
 
 
 def display_path(path: Path) -> str:
@@ -968,6 +983,10 @@ def markdown_report(report: dict) -> str:
         "",
         f"Machine: {machine['cpus']} CPUs ({machine['processor']}), "
         f"{machine['system']}, Python {machine['python']}.",
+        "",
+        f"INDW commit {report['indw_commit']}; datatrove "
+        f"{report['datatrove']['versions']['datatrove']}, spaCy "
+        f"{report['datatrove']['versions']['spacy']}.",
         "",
         f"Corpus: {corpus['documents']} documents, {corpus['text_mb']} MB of "
         f"text in {corpus['shards']} zstd shards; {report['workers']} workers "

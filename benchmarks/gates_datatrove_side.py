@@ -18,6 +18,7 @@ import json
 import re
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 from datatrove.executor import LocalPipelineExecutor
@@ -222,7 +223,8 @@ def main() -> int:
     executor.run()
     seconds = time.perf_counter() - started
 
-    json.dump({"seconds": seconds}, sys.stdout)
+    versions = {name: metadata.version(name) for name in ("datatrove", "spacy")}
+    json.dump({"seconds": seconds, "versions": versions}, sys.stdout)
     sys.stdout.write("\n")
     return 0
 
