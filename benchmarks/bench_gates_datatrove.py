@@ -1,12 +1,12 @@
 """Compare INDW's quality gates with datatrove's filters on the same corpus.
 
 Both sides read the same zstd shards with the same number of worker
-processes, one after the other in one invocation, and apply the same rules
-with the same thresholds: Gopher repetition, Gopher quality, C4 quality and
-FineWeb quality, in INDW's configured order. The script prints documents
-per second and MB/s of text for each side and their ratio, then how far
-the two kept sets agree, rule by rule, with a real example of each kind of
-difference. The figures also go to a JSON file.
+processes, one after the other in one invocation. They apply the same rules
+with the same thresholds (Gopher repetition, Gopher quality, C4 quality and
+FineWeb quality) in INDW's configured order with C4 moved last. The script
+prints documents per second and MB/s of text for each side and their ratio,
+then how far the two kept sets agree, rule by rule, with a real example of
+each kind of difference. The figures also go to a JSON and a Markdown file.
 
 datatrove runs in its own virtual environment, ``benchmarks/.venv-datatrove``,
 which ``--setup`` creates; it is never a dependency of INDW or its tests.

@@ -7,8 +7,11 @@ standard input and reads one JSON line of timings from standard output.
 
 The plan names the input folder, the output folder, the worker count and
 the filters in order, each with its keyword arguments. Each task writes
-``kept-RANK.tsv`` (id, digest of the text after line removals) and
-``dropped-FILTER-RANK.tsv`` (id, reason) into the output folder.
+``kept-RANK.tsv`` (id, digest of the text after line removals),
+``dropped-FILTER-RANK.tsv`` (id, reason) and ``cpu-RANK.json`` (the task's
+CPU seconds) into the output folder. A plan with ``texts`` in place of the
+folders runs the filters on those texts instead and prints, for each,
+datatrove's verdicts and its own measurements, for the report's examples.
 """
 
 from __future__ import annotations
