@@ -797,6 +797,85 @@ def _or(value, default):
     return default if value is None else value
 
 
+def with_load(measure):
+    """Call ``measure`` and add the 1-minute load average before and after."""
+    before = os.getloadavg()[0]
+    figures = measure()
+    figures["load_average_1min"] = [round(before, 2), round(os.getloadavg()[0], 2)]
+    return figures
+
+
+def time_datatrove(
+    corpus_dir: Path, work: Path, workers: int, filters: list, corpus: dict
+) -> dict:
+    """Run datatrove once into WORK/datatrove and return its figures."""
+    folder = work / "datatrove"
+    shutil.rmtree(folder, ignore_errors=True)
+    LOG.info("running datatrove with %d workers", workers)
+
+    def measure() -> dict:
+        outcome = run_datatrove(DATATROVE_VENV, corpus_dir, folder, workers, filters)
+        figures = throughput(outcome["seconds"], corpus)
+        figures["versions"] = outcome["versions"]
+        figures["worker_cpu_seconds"] = round(cpu_seconds(folder), 2)
+        return figures
+
+    figures = with_load(measure)
+    LOG.info("datatrove: %s", figures)
+    return figures
+
+
+def time_indw(
+    shards: list[Path], work: Path, workers: int, gates: dict, corpus: dict
+) -> dict:
+    """Run INDW's gates once into a new WORK/indw-N folder; return its figures."""
+    number = len(list(work.glob("indw-*"))) + 1
+    folder = work / f"indw-{number}"
+    LOG.info("running INDW with %d workers (run %d)", workers, number)
+
+    def measure() -> dict:
+        seconds = run_indw(shards, folder, workers, gates)
+        figures = throughput(seconds, corpus)
+        figures["worker_cpu_seconds"] = round(cpu_seconds(folder), 2)
+        return figures
+
+    figures = with_load(measure)
+    figures["folder"] = folder.name
+    LOG.info("INDW: %s", figures)
+    return figures
+
+
+def summarize_indw_runs(runs: list[dict], work: Path, corpus: dict) -> dict:
+    """Return the figures of the run with the median time, all runs listed.
+
+    Every run must give the same outcome for every document; the median
+    run's folder becomes WORK/indw for the comparison.
+    """
+    first = read_outcomes(work / runs[0]["folder"])
+    for run in runs[1:]:
+        if read_outcomes(work / run["folder"]) != first:
+            raise RuntimeError(
+                f"INDW runs {runs[0]['folder']} and {run['folder']} kept or "
+                "dropped different documents; the gates are not deterministic"
+            )
+    median = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+    shutil.rmtree(work / "indw", ignore_errors=True)
+    (work / median["folder"]).rename(work / "indw")
+    for run in runs:
+        shutil.rmtree(work / run["folder"], ignore_errors=True)
+    figures = throughput(median["seconds"], corpus)
+    figures["worker_cpu_seconds"] = median["worker_cpu_seconds"]
+    figures["load_average_1min"] = median["load_average_1min"]
+    figures["runs"] = [
+        {
+            key: run[key]
+            for key in ("seconds", "worker_cpu_seconds", "load_average_1min")
+        }
+        for run in runs
+    ]
+    return figures
+
+
 def run(args: argparse.Namespace) -> int:
     corpus_dir = args.corpus.resolve()
     ensure_corpus(corpus_dir)
@@ -815,36 +894,22 @@ def run(args: argparse.Namespace) -> int:
     filters = datatrove_filters(gates)
 
     work = args.work.resolve()
+    for stale in work.glob("indw-*"):
+        shutil.rmtree(stale)
     results = {}
-    if args.side in ("both", "datatrove"):
-        folder = work / "datatrove"
-        shutil.rmtree(folder, ignore_errors=True)
-        LOG.info("running datatrove with %d workers", args.workers)
-        load_before = os.getloadavg()[0]
-        outcome = run_datatrove(
-            DATATROVE_VENV, corpus_dir, folder, args.workers, filters
-        )
-        results["datatrove"] = throughput(outcome["seconds"], corpus)
-        results["datatrove"]["versions"] = outcome["versions"]
-        results["datatrove"]["worker_cpu_seconds"] = round(cpu_seconds(folder), 2)
-        results["datatrove"]["load_average_1min"] = [
-            round(load_before, 2),
-            round(os.getloadavg()[0], 2),
-        ]
-        LOG.info("datatrove: %s", results["datatrove"])
+    indw_runs = []
+    indw_before = args.indw_runs // 2 if args.side == "both" else 0
     if args.side in ("both", "indw"):
-        folder = work / "indw"
-        shutil.rmtree(folder, ignore_errors=True)
-        LOG.info("running INDW with %d workers", args.workers)
-        load_before = os.getloadavg()[0]
-        seconds = run_indw(shards, folder, args.workers, gates)
-        results["indw"] = throughput(seconds, corpus)
-        results["indw"]["worker_cpu_seconds"] = round(cpu_seconds(folder), 2)
-        results["indw"]["load_average_1min"] = [
-            round(load_before, 2),
-            round(os.getloadavg()[0], 2),
-        ]
-        LOG.info("INDW: %s", results["indw"])
+        for _ in range(indw_before):
+            indw_runs.append(time_indw(shards, work, args.workers, gates, corpus))
+    if args.side in ("both", "datatrove"):
+        results["datatrove"] = time_datatrove(
+            corpus_dir, work, args.workers, filters, corpus
+        )
+    if args.side in ("both", "indw"):
+        for _ in range(args.indw_runs - indw_before):
+            indw_runs.append(time_indw(shards, work, args.workers, gates, corpus))
+        results["indw"] = summarize_indw_runs(indw_runs, work, corpus)
     if args.side != "both":
         return 0
 
@@ -936,6 +1001,11 @@ def print_report(report: dict) -> None:
             f"{side:<10} {row['seconds']:>9} {row['documents_per_second']:>10} "
             f"{row['mb_per_second']:>8}   {row['load_average_1min']}"
         )
+    for number, run in enumerate(report["indw"]["runs"], 1):
+        print(
+            f"  INDW run {number}: {run['seconds']} s, {run['worker_cpu_seconds']} "
+            f"CPU s, load {run['load_average_1min']}"
+        )
     print(f"ratio INDW / datatrove (documents per second): {report['ratio']}")
     print(
         "ratio of the workers' CPU seconds, datatrove / INDW: "
@@ -1004,6 +1074,15 @@ def markdown_report(report: dict) -> str:
             f"| {row['load_average_1min']} |"
         )
     lines += [
+        "",
+        f"INDW ran {len(report['indw']['runs'])} times, the first before "
+        "datatrove; the row above is the run with the median time. All runs: "
+        + "; ".join(
+            f"{run['seconds']} s, {run['worker_cpu_seconds']} CPU s, load "
+            f"{run['load_average_1min']}"
+            for run in report["indw"]["runs"]
+        )
+        + ".",
         "",
         f"Ratio INDW / datatrove, documents per second: **{report['ratio']}**",
         "",
@@ -1132,12 +1211,21 @@ def main(argv: list[str] | None = None) -> int:
         help="JSON report path (default: WORK/report.json)",
     )
     parser.add_argument(
+        "--indw-runs",
+        type=int,
+        default=3,
+        help="times to run INDW's side, about half before datatrove and the "
+        "rest after it; the median time counts (default: %(default)s)",
+    )
+    parser.add_argument(
         "--side",
         choices=("both", "datatrove", "indw"),
         default="both",
         help="run one side only, for trials (default: both)",
     )
     args = parser.parse_args(argv)
+    if args.indw_runs < 1 or args.workers < 1:
+        parser.error("--indw-runs and --workers must be at least 1")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
     if args.setup:
