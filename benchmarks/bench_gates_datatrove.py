@@ -153,8 +153,8 @@ CAUSES = {
         f"gopher_repetition_duplicate_{n}gram": (
             "definition",
             "INDW counts every word covered by an n-gram that occurs more than "
-            "once, first occurrence included, as the Gopher paper defines it; "
-            "datatrove counts only later occurrences, skips n words after each "
+            "once, first occurrence included; datatrove counts only later "
+            "occurrences, skips n words after each "
             "and divides by len(text), so a passage repeated once weighs about "
             "half as much",
         )
