@@ -258,7 +258,14 @@ def measure_corpus(shards: list[Path]) -> dict:
                 continue
             documents += 1
             text_bytes += len(record["text"].encode("utf-8"))
-            order[str(record["id"])] = (shard_index, line_number)
+            doc_id = str(record.get("id"))
+            if doc_id in order:
+                raise SystemExit(
+                    f"id {doc_id!r} occurs twice ({shards[order[doc_id][0]]} and "
+                    f"{shard}:{line_number}); the comparison matches documents "
+                    "by id, so every document needs a unique 'id'"
+                )
+            order[doc_id] = (shard_index, line_number)
     return {"documents": documents, "text_bytes": text_bytes, "order": order}
 
 
