@@ -423,7 +423,9 @@ def compare(indw: dict, datatrove: dict, order: dict) -> dict:
 
     for doc_id in sorted(order, key=order.get):
         indw_kept, indw_value = indw[doc_id]
-        dt_kept, dt_value = datatrove[doc_id]
+        # datatrove's reader skips a document whose text is empty, so it
+        # appears in neither of datatrove's files.
+        dt_kept, dt_value = datatrove.get(doc_id, (False, "skipped_empty_text"))
         if indw_kept and dt_kept:
             totals["both_keep"] += 1
             if indw_value == dt_value:
