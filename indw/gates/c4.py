@@ -4,7 +4,8 @@ Each line, stripped of surrounding whitespace, goes through these steps in
 this order, as in the C4 code of TensorFlow Datasets (``c4_utils.py``):
 1. removed if a whitespace-separated word is longer than ``max_word_length``;
 2. Wikipedia citation marks (``[1]``, ``[edit]``, ``[citation needed]``) are
-   cut out of it;
+   cut out of it, and the line is stripped again, which C4's code does not
+   do: "ends here. [3]" then keeps its full stop and passes step 3;
 3. removed unless it ends in ``. ? ! " '``, or if it ends in ``...``;
 4. removed if it has fewer than ``min_words_per_line`` words;
 5. the document is dropped if the line contains "lorem ipsum" (any case);
