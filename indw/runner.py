@@ -12,18 +12,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+
+from indw.settings import RunSettings
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SNAKEFILE = REPOSITORY / "Snakefile"
 SHIPPED_CORPUS = REPOSITORY / "data" / "corpus"
 
+# Every variable that carries a run setting, so that a run gets exactly the
+# settings its caller names and never inherits one from the shell.
 RUN_SETTING_VARIABLES = (
-    "INSTANT_PIPELINE_BACKEND",
-    "INSTANT_PIPELINE_WORKERS",
-    "INSTANT_PIPELINE_CHUNK_SIZE",
-    "INSTANT_MERGE_HW_PROBE",
+    *(item.metadata["env"] for item in fields(RunSettings)),
+    "DASK_SCHEDULER_ADDRESS",
 )
 
 
@@ -56,6 +58,37 @@ def require_snakefile() -> Path:
     return SNAKEFILE
 
 
+def snakemake_command(
+    workdir: Path,
+    input_dir: Path,
+    cores: int,
+    config: Mapping[str, object] | None = None,
+    options: Iterable[str] = (),
+) -> list[str]:
+    """Build the command that runs the workflow on ``input_dir`` in ``workdir``.
+
+    ``options`` go before ``--config``, whose values would otherwise take
+    them in.
+    """
+    config_args = [f"input_dir={Path(input_dir).resolve()}"]
+    for key, value in (config or {}).items():
+        config_args.append(f"{key}={json.dumps(value)}")
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(require_snakefile()),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        *options,
+        "--config",
+        *config_args,
+    ]
+
+
 def run_workflow(
     workdir: Path,
     input_dir: Path,
@@ -69,7 +102,6 @@ def run_workflow(
     ``env`` replaces the caller's run settings: variables it does not name
     are removed, so a run never inherits a setting by accident.
     """
-    snakefile = require_snakefile()
     workdir.mkdir(parents=True, exist_ok=True)
     environment = {
         key: value
@@ -77,29 +109,10 @@ def run_workflow(
         if key not in RUN_SETTING_VARIABLES
     }
     environment.update(env or {})
-    config_args = [f"input_dir={Path(input_dir).resolve()}"]
-    for key, value in (config or {}).items():
-        config_args.append(f"{key}={json.dumps(value)}")
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(snakefile),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(cores),
-        # Errors must stay in the output, since a failed run's message
-        # quotes them; "all" would hide them as well.
-        "--quiet",
-        "progress",
-        "rules",
-        "host",
-        "--config",
-        *config_args,
-        *extra_args,
-    ]
+    # Errors must stay in the output, since a failed run's message quotes
+    # them; "--quiet all" would hide them as well.
+    options = ["--quiet", "progress", "rules", "host", *extra_args]
+    command = snakemake_command(workdir, input_dir, cores, config, options)
     started = time.perf_counter()
     result = subprocess.run(command, env=environment, capture_output=True, text=True)
     seconds = time.perf_counter() - started

@@ -14,7 +14,12 @@ import tempfile
 from itertools import zip_longest
 from pathlib import Path
 
-from indw.runner import SHIPPED_CORPUS, WorkflowRunError, run_workflow
+from indw.runner import (
+    RUN_SETTING_VARIABLES,
+    SHIPPED_CORPUS,
+    WorkflowRunError,
+    run_workflow,
+)
 from indw.settings import SettingsError, resolve_run_settings
 from indw.shards import iter_lines
 
@@ -75,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         current_env = {
             key: value
             for key, value in os.environ.items()
-            if key.startswith("INSTANT_")
+            if key in RUN_SETTING_VARIABLES
         }
         try:
             current = run_workflow(

@@ -35,39 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from indw.runner import SHIPPED_CORPUS, SNAKEFILE
+from indw.runner import RUN_SETTING_VARIABLES, SHIPPED_CORPUS, snakemake_command
 from indw.shards import ShardReadError, iter_blocks
-
-# Run settings a caller's shell may hold; each run gets the defaults instead.
-RUN_SETTING_VARIABLES = (
-    "INSTANT_PIPELINE_BACKEND",
-    "INSTANT_PIPELINE_WORKERS",
-    "INSTANT_PIPELINE_CHUNK_SIZE",
-    "INSTANT_MERGE_HW_PROBE",
-    "INSTANT_DASK_SCHEDULER",
-    "INSTANT_STRICT",
-    "DASK_SCHEDULER_ADDRESS",
-)
-
-
-def snakemake_command(
-    workdir: Path, corpus: Path, cores: int, configfile: Path | None
-) -> list[str]:
-    extra = ["--configfile", str(configfile)] if configfile else []
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(SNAKEFILE),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(cores),
-        *extra,
-        "--config",
-        f"input_dir={corpus}",
-    ]
 
 
 def environment() -> dict[str, str]:
@@ -238,10 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     print(f"seed {seed}; corpus {corpus}; runs under {root}", flush=True)
 
+    options = ["--configfile", str(args.configfile)] if args.configfile else []
     started = time.perf_counter()
     reference = root / "reference"
     try:
-        run_to_end(snakemake_command(reference, corpus, args.cores, args.configfile))
+        run_to_end(snakemake_command(reference, corpus, args.cores, options=options))
     except RuntimeError as error:
         print(f"the uninterrupted run failed: {error}", file=sys.stderr)
         return 1
@@ -257,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         # nothing, and run times vary by more than that on a busy machine.
         moment = rng.uniform(0.0, 0.9 * duration)
         workdir = root / f"kill-{index:02d}"
-        command = snakemake_command(workdir, corpus, args.cores, args.configfile)
+        command = snakemake_command(workdir, corpus, args.cores, options=options)
         report = kill_and_rerun(index, moment, workdir, command)
         same = report["hash"] == expected
         clean = not report["broken"] and not report["left_temporary_files"]
